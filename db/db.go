@@ -1,0 +1,210 @@
+// Package db opens callscope's PostgreSQL pools and owns the one way to run a
+// transaction: scoped to a tenant for row-level security, or explicitly
+// across every tenant.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/migrations"
+)
+
+// AppRole is the role every application query runs as. It owns nothing and
+// cannot bypass row-level security.
+const AppRole = "callscope_app"
+
+// DB holds two pools over one database:
+//   - app runs as AppRole: every tenant-facing read and write;
+//   - owner runs as the connecting role, which owns the schema: migrations,
+//     partition maintenance and ingest's COPY writer only.
+type DB struct {
+	app   *pgxpool.Pool
+	owner *pgxpool.Pool
+}
+
+// Options tune the pools. Zero values mean pgx's defaults.
+type Options struct {
+	AppMaxConns   int32
+	OwnerMaxConns int32
+}
+
+// Open connects to url, creates the database when it does not exist yet,
+// applies pending migrations and returns both pools. Errors name the setting
+// and say what to do, e.g. when PostgreSQL is not reachable.
+func Open(ctx context.Context, url string, opt Options) (*DB, error) {
+	ownerCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_DATABASE_URL: %v", err)
+	}
+	if opt.OwnerMaxConns > 0 {
+		ownerCfg.MaxConns = opt.OwnerMaxConns
+	}
+	if err := ensureDatabase(ctx, ownerCfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, ownerCfg.ConnConfig); err != nil {
+		return nil, err
+	}
+	owner, err := pgxpool.NewWithConfig(ctx, ownerCfg)
+	if err != nil {
+		return nil, explain(ownerCfg.ConnConfig, err)
+	}
+
+	appCfg := ownerCfg.Copy()
+	if opt.AppMaxConns > 0 {
+		appCfg.MaxConns = opt.AppMaxConns
+	}
+	appCfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET ROLE "+AppRole)
+		return err
+	}
+	app, err := pgxpool.NewWithConfig(ctx, appCfg)
+	if err != nil {
+		owner.Close()
+		return nil, explain(appCfg.ConnConfig, err)
+	}
+	d := &DB{app: app, owner: owner}
+	if err := d.Ping(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Migrate applies pending migrations and returns their names. Open already
+// does this; `callscope migrate` uses it to report what ran.
+func Migrate(ctx context.Context, url string) ([]string, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_DATABASE_URL: %v", err)
+	}
+	if err := ensureDatabase(ctx, cfg); err != nil {
+		return nil, err
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, explain(cfg, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return migrations.Apply(ctx, conn)
+}
+
+func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return explain(cfg, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := migrations.Apply(ctx, conn); err != nil {
+		return fmt.Errorf("db.Open: %w", err)
+	}
+	return nil
+}
+
+// ensureDatabase creates cfg's database when the server says it does not
+// exist, so a newcomer's first start needs no manual createdb.
+func ensureDatabase(ctx context.Context, cfg *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err == nil {
+		return conn.Close(ctx)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		return explain(cfg, err)
+	}
+	admin := cfg.Copy()
+	admin.Database = "postgres"
+	conn, err = pgx.ConnectConfig(ctx, admin)
+	if err != nil {
+		return explain(cfg, err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42P04") { // created concurrently
+		return fmt.Errorf("CALLSCOPE_DATABASE_URL: database %q does not exist and could not be created: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+// explain turns a connection failure into a message a person can act on.
+func explain(cfg *pgx.ConnConfig, err error) error {
+	addr := net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port))
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return callscope.Errorf(callscope.Unavailable,
+			"CALLSCOPE_DATABASE_URL: cannot reach %s (connection refused): start PostgreSQL or point the variable at it", addr)
+	case errors.As(err, &pgErr) && pgErr.Code == "28P01", errors.As(err, &pgErr) && pgErr.Code == "28000":
+		return callscope.Errorf(callscope.Unavailable,
+			"CALLSCOPE_DATABASE_URL: %s refused user %q (%s): fix the credentials in the URL", addr, cfg.User, pgErr.Message)
+	case strings.Contains(err.Error(), "no such host"):
+		return callscope.Errorf(callscope.Unavailable,
+			"CALLSCOPE_DATABASE_URL: host %q not found: check the host name", cfg.Host)
+	}
+	return &callscope.Error{Kind: callscope.Unavailable,
+		Message: fmt.Sprintf("CALLSCOPE_DATABASE_URL: cannot connect to %s", addr), Err: err}
+}
+
+// Ping checks that both pools answer.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.app.Ping(ctx); err != nil {
+		return fmt.Errorf("db.Ping(app): %w", err)
+	}
+	if err := d.owner.Ping(ctx); err != nil {
+		return fmt.Errorf("db.Ping(owner): %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (d *DB) Close() {
+	d.app.Close()
+	d.owner.Close()
+}
+
+// Owner returns the schema owner's pool. Row-level security does not apply
+// to it: only migrations, partition maintenance and ingest's writer use it.
+func (d *DB) Owner() *pgxpool.Pool { return d.owner }
+
+// InTenant runs fn in a transaction that row-level security confines to
+// tenantID. Queries inside must still say WHERE tenant_id = $1: the policy
+// is the second guard, not the first.
+func (d *DB) InTenant(ctx context.Context, tenantID int64, fn func(pgx.Tx) error) error {
+	if tenantID <= 0 {
+		return fmt.Errorf("db.InTenant: invalid tenant id %d", tenantID)
+	}
+	return pgx.BeginFunc(ctx, d.app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('callscope.tenant_id', $1, true)`, fmt.Sprint(tenantID)); err != nil {
+			return fmt.Errorf("db.InTenant: set tenant: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// AllTenants runs fn in a transaction that sees every tenant. It is the one
+// explicit cross-tenant path: admin search and listings in the console,
+// tenant resolution by slug, and ingest's node map. Callers document why.
+func (d *DB) AllTenants(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, d.app, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('callscope.all_tenants', 'on', true)`); err != nil {
+			return fmt.Errorf("db.AllTenants: %w", err)
+		}
+		return fn(tx)
+	})
+}
+
+// NoTenant runs fn in a transaction with no tenant set: tables without
+// tenants (admins) only; every tenant-owned table reads as empty.
+func (d *DB) NoTenant(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, d.app, fn)
+}
