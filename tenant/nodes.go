@@ -59,12 +59,12 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 	}
 	var out Node
 	err = s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx /* Store.AddNode */, `
+		if _, err := tx.Exec(ctx, `/* Store.AddNode */ 
 			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs)
 			VALUES ($1, $2, $3, $4, $5)`, tenantID, n.CaptureID, n.Name, hash, cidrs); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx /* Store.AddNode */, `DELETE FROM unclaimed_nodes WHERE capture_id = $1`, n.CaptureID); err != nil {
+		if _, err := tx.Exec(ctx, `/* Store.AddNode */ DELETE FROM unclaimed_nodes WHERE capture_id = $1`, n.CaptureID); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, nodeSelect+` WHERE n.tenant_id = $1 AND n.capture_id = $2`, tenantID, n.CaptureID)
@@ -90,7 +90,7 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 // tenant has no such node.
 func (s *Store) RemoveNode(ctx context.Context, tenantID int64, captureID uint32) error {
 	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx /* Store.RemoveNode */, `
+		tag, err := tx.Exec(ctx, `/* Store.RemoveNode */ 
 			DELETE FROM capture_nodes WHERE tenant_id = $1 AND capture_id = $2`, tenantID, int64(captureID))
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
@@ -153,7 +153,7 @@ func (s *Store) AllNodes(ctx context.Context) ([]Node, error) {
 func (s *Store) NodesVersion(ctx context.Context) (string, error) {
 	var v string
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx /* Store.NodesVersion */, `
+		return tx.QueryRow(ctx, `/* Store.NodesVersion */ 
 			SELECT concat_ws('/',
 				(SELECT count(*) FROM capture_nodes),
 				(SELECT max(updated_at) FROM capture_nodes),
@@ -184,7 +184,7 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
 	}
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		for _, u := range seen {
-			if _, err := tx.Exec(ctx /* Store.NoteUnclaimed */, `
+			if _, err := tx.Exec(ctx, `/* Store.NoteUnclaimed */ 
 				INSERT INTO unclaimed_nodes (capture_id, last_source, last_reason, packets, first_seen, last_seen)
 				VALUES ($1, $2, $3, $4, $5, $5)
 				ON CONFLICT (capture_id) DO UPDATE SET
@@ -211,7 +211,7 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
 func (s *Store) ListUnclaimed(ctx context.Context) ([]Unclaimed, error) {
 	var out []Unclaimed
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.ListUnclaimed */, `
+		rows, err := tx.Query(ctx, `/* Store.ListUnclaimed */ 
 			SELECT capture_id, last_source, last_reason, packets, first_seen, last_seen
 			FROM unclaimed_nodes ORDER BY last_seen DESC`)
 		if err != nil {

@@ -56,7 +56,7 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 	// Creating a tenant is an admin act across tenants: the new row has no
 	// tenant context to live in yet.
 	err = s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.Create */, `
+		rows, err := tx.Query(ctx, `/* Store.Create */ 
 			INSERT INTO tenants (slug, name, embed_origins, retention_days)
 			VALUES ($1, $2, $3, $4)
 			RETURNING `+tenantColumns, n.Slug, n.Name, origins, n.RetentionDays)
@@ -81,7 +81,7 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
 	var t Tenant
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.BySlug */, `SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
+		rows, err := tx.Query(ctx, `/* Store.BySlug */ SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
 func (s *Store) ByID(ctx context.Context, id int64) (Tenant, error) {
 	var t Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.ByID */, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
+		rows, err := tx.Query(ctx, `/* Store.ByID */ SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Store) ByID(ctx context.Context, id int64) (Tenant, error) {
 func (s *Store) List(ctx context.Context) ([]Tenant, error) {
 	var out []Tenant
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.List */, `SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
+		rows, err := tx.Query(ctx, `/* Store.List */ SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
 		if err != nil {
 			return err
 		}
@@ -166,7 +166,7 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 	}
 	var t Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.Update */, `
+		rows, err := tx.Query(ctx, `/* Store.Update */ 
 			UPDATE tenants SET
 				name = coalesce($2, name),
 				status = coalesce($3, status),
@@ -194,7 +194,7 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 // issued before at are refused. Returns NotFound if the tenant does not exist.
 func (s *Store) SetTokensValidAfter(ctx context.Context, id int64, at time.Time) error {
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx /* Store.SetTokensValidAfter */, `
+		tag, err := tx.Exec(ctx, `/* Store.SetTokensValidAfter */ 
 			UPDATE tenants SET tokens_valid_after = $2 WHERE id = $1`, id, at)
 		if err == nil && tag.RowsAffected() == 0 {
 			return pgx.ErrNoRows
