@@ -110,7 +110,7 @@ func (s *Store) RemoveNode(ctx context.Context, tenantID int64, captureID uint32
 func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]Node, error) {
 	var out []Node
 	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.Nodes */, nodeSelect+` WHERE n.tenant_id = $1 ORDER BY n.capture_id`, tenantID)
+		rows, err := tx.Query(ctx, "/* Store.Nodes */ "+nodeSelect+` WHERE n.tenant_id = $1 ORDER BY n.capture_id`, tenantID)
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]Node, error) {
 func (s *Store) AllNodes(ctx context.Context) ([]Node, error) {
 	var out []Node
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx /* Store.AllNodes */, nodeSelect+` ORDER BY t.slug, n.capture_id`)
+		rows, err := tx.Query(ctx, "/* Store.AllNodes */ "+nodeSelect+` ORDER BY t.slug, n.capture_id`)
 		if err != nil {
 			return err
 		}
