@@ -266,7 +266,7 @@ func (d *Decoder) maxInflated() int {
 // 12-byte time block.
 const (
 	v12FixedLen  = 8
-	v12HdrLen4   = v12FixedLen + 4 + 4  // 16
+	v12HdrLen4   = v12FixedLen + 4 + 4   // 16
 	v12HdrLen6   = v12FixedLen + 16 + 16 // 40
 	v2TimeLen    = 12
 	v2CaptureOff = 8 // within the time block

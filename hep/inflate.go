@@ -14,11 +14,11 @@ import (
 // disagree on the container (OpenSIPS and heplify use zlib, others gzip or
 // raw deflate) and the chunk does not say, so each is tried in turn.
 type inflater struct {
-	src  bytes.Reader
-	gz   gzip.Reader
-	zl   io.ReadCloser // implements zlib.Resetter once created
-	fl   io.ReadCloser // implements flate.Resetter
-	buf  []byte
+	src bytes.Reader
+	gz  gzip.Reader
+	zl  io.ReadCloser // implements zlib.Resetter once created
+	fl  io.ReadCloser // implements flate.Resetter
+	buf []byte
 }
 
 // errNotThisFormat marks a container whose header does not match, so the
