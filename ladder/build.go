@@ -1,0 +1,434 @@
+package ladder
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Build lays out one page of the ladder diagram of msgs, with events as
+// notes at their time position.
+//
+// Rows follow Message.Seq (capture order), not timestamps: clocks of
+// different capture nodes are not causal, and sorting by time would draw a
+// forwarded message before the one that caused it. Columns are computed
+// over the whole call, so they stay put while paging. The result depends
+// only on the arguments; Build never fails: a message without addresses
+// lands in an "unknown" column.
+func Build(msgs []Message, events []Event, opt Options) Diagram {
+	loc := opt.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	sorted := slices.Clone(msgs)
+	slices.SortStableFunc(sorted, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+
+	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight}
+	d.PageSize = opt.PageSize
+	if d.PageSize <= 0 {
+		d.PageSize = DefaultPageSize
+	}
+	d.PageSize = min(d.PageSize, MaxPageSize)
+	d.Pages = max(1, (d.Total+d.PageSize-1)/d.PageSize)
+	d.Page = min(max(opt.Page, 1), d.Pages)
+
+	aliases := parseAliases(opt.Aliases)
+	cols := columnSet{byKey: map[string]int{}, group: opt.GroupByIP, aliases: aliases}
+	for _, m := range sorted {
+		cols.add(m.Src)
+		cols.add(m.Dst)
+	}
+	d.Columns = cols.list
+	for i := range d.Columns {
+		d.Columns[i].X = Gutter + ColumnWidth/2 + i*ColumnWidth
+	}
+	d.Width = Gutter + max(len(d.Columns), 1)*ColumnWidth + RightMargin
+	d.Legs = legs(sorted)
+
+	kinds := classify(sorted)
+
+	start := (d.Page - 1) * d.PageSize
+	end := min(start+d.PageSize, d.Total)
+	if start < end {
+		d.First, d.Last = start+1, end
+	}
+
+	// Events go before the first message that is later than they are, so
+	// an event belongs to the page of that message (the last page when no
+	// message is later).
+	notesAt := placeEvents(sorted, events)
+	nodes := nodeNames(sorted)
+
+	y := HeaderHeight
+	addNotes := func(at int) {
+		for _, e := range notesAt[at] {
+			d.Notes = append(d.Notes, note(e, y, d.Width, loc, nodes))
+			y += NoteHeight
+		}
+	}
+	for i := start; i < end; i++ {
+		addNotes(i)
+		var prev *Message
+		if i > 0 {
+			prev = &sorted[i-1]
+		}
+		r := row(sorted[i], prev, kinds[i], cols, loc, y)
+		if len(d.Legs) > 1 {
+			r.LegMarkerX = d.Columns[r.From].X
+		}
+		d.Rows = append(d.Rows, r)
+		y = r.Bottom
+	}
+	if end == d.Total { // the last page (or an empty call) takes the trailing events
+		addNotes(d.Total)
+	}
+	d.Height = y + BottomMargin
+	return d
+}
+
+// kind is what classify found out about one message.
+type kind struct {
+	retransmission, hop bool
+}
+
+// classify tells retransmissions from second hops. A message is a
+// retransmission when an earlier message had the same source, destination
+// and bytes and was seen by the same node, or more than hopWindow apart.
+// Otherwise, the same bytes seen by another capture node within hopWindow
+// — earlier or later, since node clocks disagree by a few milliseconds —
+// are one packet captured twice: a hop, drawn normally.
+func classify(msgs []Message) []kind {
+	out := make([]kind, len(msgs))
+	seen := make(map[string][]int, len(msgs)) // Raw -> earlier indexes
+	for i, m := range msgs {
+		for _, j := range seen[m.Raw] {
+			p := msgs[j]
+			near := absDur(m.Time.Sub(p.Time)) <= hopWindow
+			switch {
+			case p.Src == m.Src && p.Dst == m.Dst && (p.CaptureID == m.CaptureID || !near):
+				out[i].retransmission = true
+			case p.CaptureID != m.CaptureID && near:
+				out[i].hop = true
+			}
+		}
+		if out[i].retransmission {
+			out[i].hop = false
+		}
+		seen[m.Raw] = append(seen[m.Raw], i)
+	}
+	return out
+}
+
+func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, top int) Row {
+	r := Row{
+		Seq:            m.Seq,
+		Anchor:         "m" + strconv.Itoa(m.Seq),
+		From:           cols.index(m.Src),
+		To:             cols.index(m.Dst),
+		Class:          classOf(m),
+		Dashed:         !m.Request,
+		Label:          clean(label(m), MaxLabel),
+		Time:           m.Time.In(loc).Format(clockLayout),
+		Retransmission: k.retransmission,
+		Hop:            k.hop,
+		Node:           nodeName(m),
+		Message:        m,
+		Top:            top,
+	}
+	r.Short = clean(r.Label, ShortLabel)
+	if prev != nil {
+		r.Delta = delta(m.Time.Sub(prev.Time))
+	}
+	if m.SDP != nil {
+		for _, md := range m.SDP.Media {
+			r.Sub = append(r.Sub, clean(md.String(), ShortSub))
+		}
+	}
+	if r.Hop && r.Node != "" {
+		r.Sub = append(r.Sub, clean("also captured by "+r.Node, ShortSub))
+	}
+
+	r.Y = top + 26
+	r.Bottom = top + RowHeight + len(r.Sub)*SubLineHeight
+	r.TimeY = r.Y - 4
+	r.LabelY = r.Y - 7
+	r.SubY = r.Y + SubLineHeight + 1
+
+	x1 := Gutter + ColumnWidth/2 + r.From*ColumnWidth
+	x2 := Gutter + ColumnWidth/2 + r.To*ColumnWidth
+	switch {
+	case r.From == r.To:
+		r.Direction = Self
+		// Out to the right, down, and back into the lifeline.
+		yb := r.Y + LoopHeight
+		r.Path = fmt.Sprintf("M %d %d H %d V %d H %d", x1, r.Y, x1+LoopWidth, yb, x1+HeadLength)
+		r.Head = head(x1, yb, -1, m.Request)
+		r.LabelX, r.LabelAnchor = x1+LoopWidth+6, "start"
+		r.SubX, r.SubAnchor = x1+LoopWidth+6, "start"
+		r.SubY = yb + SubLineHeight
+		r.Bottom += LoopHeight
+	case x2 > x1:
+		r.Direction = Right
+		r.Path = fmt.Sprintf("M %d %d H %d", x1, r.Y, x2-HeadLength)
+		r.Head = head(x2, r.Y, 1, m.Request)
+		r.LabelX, r.LabelAnchor = (x1+x2)/2, "middle"
+		r.SubX, r.SubAnchor = x1+8, "start"
+	default:
+		r.Direction = Left
+		r.Path = fmt.Sprintf("M %d %d H %d", x1, r.Y, x2+HeadLength)
+		r.Head = head(x2, r.Y, -1, m.Request)
+		r.LabelX, r.LabelAnchor = (x1+x2)/2, "middle"
+		r.SubX, r.SubAnchor = x2+HeadLength+4, "start"
+	}
+	return r
+}
+
+// head returns the points of an arrowhead whose tip is at (x, y) pointing
+// in direction dir (+1 right, -1 left). Requests get a closed triangle
+// (drawn filled), responses an open chevron.
+func head(x, y, dir int, closed bool) string {
+	bx := x - dir*HeadLength
+	pts := fmt.Sprintf("%d,%d %d,%d %d,%d", bx, y-HeadHalf, x, y, bx, y+HeadHalf)
+	if closed {
+		pts += fmt.Sprintf(" %d,%d", bx, y-HeadHalf)
+	}
+	return pts
+}
+
+func label(m Message) string {
+	if m.Request {
+		if m.Method == "" {
+			return "request"
+		}
+		return m.Method
+	}
+	s := strconv.Itoa(m.StatusCode)
+	if m.Reason != "" {
+		s += " " + m.Reason
+	}
+	return s
+}
+
+func classOf(m Message) Class {
+	if m.Request {
+		return ClassRequest
+	}
+	switch c := m.StatusCode; {
+	case c >= 100 && c < 200:
+		return ClassProvisional
+	case c >= 200 && c < 300:
+		return ClassSuccess
+	case c >= 300 && c < 400:
+		return ClassRedirect
+	case c >= 400 && c < 500:
+		return ClassClientError
+	case c >= 500 && c < 700:
+		return ClassServerError
+	}
+	return ClassUnknown
+}
+
+// delta formats the time since the previous message: milliseconds with µs
+// precision below ten seconds, seconds above. Negative deltas happen when
+// two capture nodes disagree; they are shown as they are.
+func delta(d time.Duration) string {
+	sign := "+"
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	us := d.Microseconds()
+	if d < 10*time.Second {
+		return fmt.Sprintf("%s%d.%03d ms", sign, us/1000, us%1000)
+	}
+	return fmt.Sprintf("%s%d.%06d s", sign, us/1_000_000, us%1_000_000)
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func nodeName(m Message) string {
+	if m.NodeName != "" {
+		return clean(m.NodeName, 64)
+	}
+	if m.CaptureID != 0 {
+		return "capture " + strconv.FormatUint(uint64(m.CaptureID), 10)
+	}
+	return ""
+}
+
+// nodeNames maps capture IDs to the node names messages carry, so notes
+// from events (which only have the ID) can be labelled the same way.
+func nodeNames(msgs []Message) map[uint32]string {
+	out := map[uint32]string{}
+	for _, m := range msgs {
+		if _, ok := out[m.CaptureID]; !ok {
+			out[m.CaptureID] = nodeName(m)
+		}
+	}
+	return out
+}
+
+func legs(msgs []Message) []Leg {
+	byLeg := map[int]int{}
+	var out []Leg
+	for _, m := range msgs {
+		i, ok := byLeg[m.Leg]
+		if !ok {
+			i = len(out)
+			byLeg[m.Leg] = i
+			out = append(out, Leg{Index: m.Leg, CallID: clean(m.CallID, MaxLabel)})
+		}
+		out[i].Count++
+	}
+	slices.SortFunc(out, func(a, b Leg) int { return cmp.Compare(a.Index, b.Index) })
+	for i := range out {
+		out[i].Marker = markers[i%len(markers)]
+		out[i].Colour = i % 6
+	}
+	return out
+}
+
+// placeEvents groups events by the index of the first message later than
+// each of them (len(msgs) when none is). Messages are in capture order, not
+// strictly in time order, so the search runs over the running maximum of
+// message times, which is sorted.
+func placeEvents(msgs []Message, events []Event) map[int][]Event {
+	out := map[int][]Event{}
+	if len(events) == 0 {
+		return out
+	}
+	runMax := make([]time.Time, len(msgs))
+	for i, m := range msgs {
+		runMax[i] = m.Time
+		if i > 0 && runMax[i-1].After(m.Time) {
+			runMax[i] = runMax[i-1]
+		}
+	}
+	evs := slices.Clone(events)
+	slices.SortStableFunc(evs, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	for _, e := range evs {
+		at, _ := slices.BinarySearchFunc(runMax, e.Time, func(t, target time.Time) int {
+			if t.After(target) {
+				return 1
+			}
+			return -1
+		})
+		out[at] = append(out[at], e)
+	}
+	return out
+}
+
+func note(e Event, top, width int, loc *time.Location, nodes map[uint32]string) Note {
+	n := Note{
+		Kind:   clean(e.Kind, 16),
+		Text:   clean(e.Text, MaxNote),
+		Time:   e.Time.In(loc).Format(clockLayout),
+		X:      Gutter + 8,
+		Y:      top + 4,
+		Width:  width - Gutter - 8 - RightMargin/2,
+		Height: NoteHeight - 8,
+	}
+	n.Node = nodes[e.CaptureID]
+	if n.Node == "" && e.CaptureID != 0 {
+		n.Node = "capture " + strconv.FormatUint(uint64(e.CaptureID), 10)
+	}
+	n.TextX = n.X + 8
+	n.TextY = n.Y + 15
+	return n
+}
+
+// Short returns the note text shortened to fit in its box.
+func (n Note) Short() string { return clean(n.Text, ShortNote) }
+
+// columnSet assigns endpoints to columns in order of first appearance.
+type columnSet struct {
+	byKey   map[string]int
+	list    []Column
+	group   bool
+	aliases aliases
+}
+
+func (c *columnSet) key(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return "unknown"
+	}
+	ip := ap.Addr().Unmap()
+	if c.group {
+		if ip.Is6() {
+			return "[" + ip.String() + "]"
+		}
+		return ip.String()
+	}
+	return netip.AddrPortFrom(ip, ap.Port()).String()
+}
+
+func (c *columnSet) add(ap netip.AddrPort) {
+	k := c.key(ap)
+	if _, ok := c.byKey[k]; ok {
+		return
+	}
+	col := Column{Index: len(c.list), Key: k, Address: k}
+	if alias, ok := c.aliases.lookup(ap, c.group); ok {
+		col.Label, col.Aliased = clean(alias, MaxLabel), true
+	} else {
+		col.Label = k
+	}
+	col.Short = clean(col.Label, ShortColumn)
+	c.byKey[k] = col.Index
+	c.list = append(c.list, col)
+}
+
+func (c columnSet) index(ap netip.AddrPort) int { return c.byKey[c.key(ap)] }
+
+// aliases are Options.Aliases with their keys parsed, so "10.0.0.1:5060",
+// "[::ffff:10.0.0.1]:5060" and a mapped source address all meet.
+type aliases struct {
+	byAddrPort map[netip.AddrPort]string
+	byAddr     map[netip.Addr]string
+}
+
+func parseAliases(in map[string]string) aliases {
+	a := aliases{byAddrPort: map[netip.AddrPort]string{}, byAddr: map[netip.Addr]string{}}
+	for k, v := range in {
+		k = strings.TrimSpace(k)
+		if ap, err := netip.ParseAddrPort(k); err == nil {
+			a.byAddrPort[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] = v
+			continue
+		}
+		if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(k, "["), "]")); err == nil {
+			a.byAddr[ip.Unmap()] = v
+		}
+		// Anything else names nothing; ignoring it keeps a typo in one alias
+		// from breaking the page.
+	}
+	return a
+}
+
+// lookup finds the alias of the endpoint that opened a column. When grouped
+// by IP, the IP alias wins since the column stands for every port; the
+// IP:port alias of the first port seen is the fallback.
+func (a aliases) lookup(ap netip.AddrPort, group bool) (string, bool) {
+	if !ap.IsValid() {
+		return "", false
+	}
+	ip := ap.Addr().Unmap()
+	byPort, okPort := a.byAddrPort[netip.AddrPortFrom(ip, ap.Port())]
+	byIP, okIP := a.byAddr[ip]
+	switch {
+	case group && okIP:
+		return byIP, true
+	case okPort:
+		return byPort, true
+	case okIP:
+		return byIP, true
+	}
+	return "", false
+}
