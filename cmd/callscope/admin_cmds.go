@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/tenant"
+)
+
+// dbFlag registers --database-url on fs and returns an opener for after Parse.
+func dbFlag(fs *flag.FlagSet, e env) func(ctx context.Context) (*db.DB, error) {
+	var url string
+	stringFlag(fs, e.getenv, &url, sDatabaseURL)
+	return func(ctx context.Context) (*db.DB, error) {
+		return db.Open(ctx, url, db.Options{AppMaxConns: 4, OwnerMaxConns: 2})
+	}
+}
+
+func cmdMigrate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "migrate", "migrate [--database-url URL]")
+	var url string
+	stringFlag(fs, e.getenv, &url, sDatabaseURL)
+	if _, err := parse(fs, e, args); err != nil {
+		return err
+	}
+	ran, err := db.Migrate(ctx, url)
+	if err != nil {
+		return err
+	}
+	if len(ran) == 0 {
+		fmt.Fprintln(e.stdout, "schema is up to date")
+	}
+	for _, m := range ran {
+		fmt.Fprintln(e.stdout, "applied", m)
+	}
+	return nil
+}
+
+func cmdTenant(ctx context.Context, e env, args []string) error {
+	const usageLine = "tenant create SLUG [--name N] [--embed-origin URL]... [--retention-days D] | tenant list | tenant suspend SLUG | tenant resume SLUG"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet(e, "tenant "+sub, usageLine)
+	open := dbFlag(fs, e)
+	var name string
+	var origins listFlag
+	var retention int
+	if sub == "create" {
+		fs.StringVar(&name, "name", "", "display name (default: the slug) ($CALLSCOPE_NAME)")
+		fs.Var(&origins, "embed-origin", "origin allowed to iframe the viewer, scheme://host[:port]; repeatable ($CALLSCOPE_EMBED_ORIGIN, comma-separated)")
+		fs.IntVar(&retention, "retention-days", 0, fmt.Sprintf("days of messages kept (default %d) ($CALLSCOPE_RETENTION_DAYS)", tenant.DefaultRetentionDays))
+	}
+	pos, err := parse(fs, e, args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		if err := wantArgs(pos, 1, "tenant create SLUG [--name N] [--embed-origin URL]..."); err != nil {
+			return err
+		}
+		if err := tenant.ValidateSlug(pos[0]); err != nil {
+			return err
+		}
+		d, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		t, err := tenant.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "created tenant %s (id %d, embed origins: %s)\n", t.Slug, t.ID, orNone(t.EmbedOrigins))
+		return nil
+	case "list":
+		if err := wantArgs(pos, 0, "tenant list"); err != nil {
+			return err
+		}
+		d, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		ts, err := tenant.NewStore(d).List(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tRETENTION\tEMBED ORIGINS\tCREATED")
+		for _, t := range ts {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%dd\t%s\t%s\n", t.Slug, t.Name, t.Status, t.RetentionDays, orNone(t.EmbedOrigins), t.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		return w.Flush()
+	case "suspend", "resume":
+		if err := wantArgs(pos, 1, "tenant "+sub+" SLUG"); err != nil {
+			return err
+		}
+		d, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		s := tenant.NewStore(d)
+		t, err := s.BySlug(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		status := tenant.Suspended
+		if sub == "resume" {
+			status = tenant.Active
+		}
+		if _, err := s.Update(ctx, t.ID, tenant.Update{Status: &status}); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "tenant %s is %s\n", t.Slug, status)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+}
+
+func cmdNode(ctx context.Context, e env, args []string) error {
+	const usageLine = "node add SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... | node list [SLUG] | node remove SLUG CAPTURE_ID | node unclaimed"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet(e, "node "+sub, usageLine)
+	open := dbFlag(fs, e)
+	var name, authKey string
+	var cidrs listFlag
+	if sub == "add" {
+		fs.StringVar(&name, "name", "", "node name shown in ladders ($CALLSCOPE_NAME)")
+		fs.StringVar(&authKey, "auth-key", "", "HEP auth key (chunk 0x000e) the node must send; stored hashed ($CALLSCOPE_AUTH_KEY)")
+		fs.Var(&cidrs, "cidr", "source network the node's HEP packets must come from; repeatable ($CALLSCOPE_CIDR, comma-separated)")
+	}
+	pos, err := parse(fs, e, args)
+	if err != nil {
+		return err
+	}
+	withDB := func(fn func(s *tenant.Store) error) error {
+		d, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return fn(tenant.NewStore(d))
+	}
+	switch sub {
+	case "add", "remove":
+		if err := wantArgs(pos, 2, "node "+sub+" SLUG CAPTURE_ID"); err != nil {
+			return err
+		}
+		id, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: CAPTURE_ID %q is not a number", errUsage, pos[1])
+		}
+		if err := tenant.ValidateCaptureID(id); err != nil {
+			return err
+		}
+		if _, err := tenant.ParseCIDRs(cidrs); err != nil {
+			return err
+		}
+		return withDB(func(s *tenant.Store) error {
+			t, err := s.BySlug(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			if sub == "remove" {
+				if err := s.RemoveNode(ctx, t.ID, uint32(id)); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "removed capture node %d from %s\n", id, t.Slug)
+				return nil
+			}
+			n, err := s.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: id, Name: name, AuthKey: authKey, CIDRs: cidrs})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "capture node %d now belongs to %s (auth key: %s, sources: %s)\n",
+				n.CaptureID, t.Slug, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
+			return nil
+		})
+	case "list":
+		if len(pos) > 1 {
+			return fmt.Errorf("%w: callscope node list [SLUG]", errUsage)
+		}
+		return withDB(func(s *tenant.Store) error {
+			var nodes []tenant.Node
+			var err error
+			if len(pos) == 1 {
+				t, err := s.BySlug(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				nodes, err = s.Nodes(ctx, t.ID)
+				if err != nil {
+					return err
+				}
+			} else if nodes, err = s.AllNodes(ctx); err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES")
+			for _, n := range nodes {
+				var src []string
+				for _, p := range n.AllowedCIDRs {
+					src = append(src, p.String())
+				}
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", n.TenantSlug, n.CaptureID, n.Name, yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(src))
+			}
+			return w.Flush()
+		})
+	case "unclaimed":
+		if err := wantArgs(pos, 0, "node unclaimed"); err != nil {
+			return err
+		}
+		return withDB(func(s *tenant.Store) error {
+			us, err := s.ListUnclaimed(ctx)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CAPTURE ID\tLAST SOURCE\tPACKETS\tREASON\tFIRST SEEN\tLAST SEEN")
+			for _, u := range us {
+				fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\n", u.CaptureID, u.LastSource, u.Packets, u.LastReason,
+					u.FirstSeen.UTC().Format(time.RFC3339), u.LastSeen.UTC().Format(time.RFC3339))
+			}
+			return w.Flush()
+		})
+	}
+	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ",")
+}
+
+func orAny(s []string) string {
+	if len(s) == 0 {
+		return "any"
+	}
+	return strings.Join(s, ",")
+}
+
+func yesNo(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of callscope, parsed once from flags and
+// environment variables and validated once. Each flag's default is its
+// CALLSCOPE_* variable when set; the README's settings table is the same list.
+type Config struct {
+	DatabaseURL string
+	RedisURL    string
+	PublicURL   string
+	SecretKey   string
+
+	HEPAddr         string
+	HEPTLSAddr      string
+	HEPTLSCert      string
+	HEPTLSKey       string
+	HEPTLSClientCA  string
+	ViewerAddr      string
+	QueryAddr       string
+	QueryURL        string
+	QueryToken      string
+	ConsoleAddr     string
+	ConsoleSecure   bool
+	MetricsAddr     string
+	LogFormat       string
+	LogLevel        string
+	Roles           []string
+	SpoolDir        string
+	SpoolMaxBytes   int64
+	BatchSize       int
+	FlushInterval   time.Duration
+	QueueSize       int
+	UDPReadBuffer   int
+	CorrelationHdrs []string
+	DedupWindow     time.Duration
+	TokenMaxTTL     time.Duration
+	TokenMaxWindow  time.Duration
+	RetentionMax    int
+}
+
+// AllRoles are the roles `serve` can run, in start order.
+var AllRoles = []string{"ingest", "query", "viewer", "console"}
+
+// setting describes one flag and its environment variable.
+type setting struct {
+	flag, env, def, help string
+}
+
+var settings = map[string]setting{}
+
+func addSetting(s setting) setting { settings[s.flag] = s; return s }
+
+var (
+	sDatabaseURL   = addSetting(setting{"database-url", "CALLSCOPE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/callscope?sslmode=disable", "PostgreSQL URL; the database is created and migrated when missing"})
+	sRedisURL      = addSetting(setting{"redis-url", "CALLSCOPE_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL"})
+	sPublicURL     = addSetting(setting{"public-url", "CALLSCOPE_PUBLIC_URL", "http://127.0.0.1:8080", "base URL of viewer links, as customers' browsers reach the viewer"})
+	sSecretKey     = addSetting(setting{"secret-key", "CALLSCOPE_SECRET_KEY", "", "at least 32 characters; encrypts signing keys at rest (required by the query role)"})
+	sHEPAddr       = addSetting(setting{"hep-addr", "CALLSCOPE_HEP_ADDR", ":9060", "HEP listener, UDP and TCP"})
+	sHEPTLSAddr    = addSetting(setting{"hep-tls-addr", "CALLSCOPE_HEP_TLS_ADDR", "", "HEP over TLS listener; empty disables it"})
+	sHEPTLSCert    = addSetting(setting{"hep-tls-cert", "CALLSCOPE_HEP_TLS_CERT", "", "PEM certificate for the HEP TLS listener"})
+	sHEPTLSKey     = addSetting(setting{"hep-tls-key", "CALLSCOPE_HEP_TLS_KEY", "", "PEM private key for the HEP TLS listener"})
+	sHEPTLSCA      = addSetting(setting{"hep-tls-client-ca", "CALLSCOPE_HEP_TLS_CLIENT_CA", "", "PEM CA bundle; when set, HEP TLS clients must present a certificate it signed (mutual TLS)"})
+	sViewerAddr    = addSetting(setting{"viewer-addr", "CALLSCOPE_VIEWER_ADDR", ":8080", "public viewer listener"})
+	sQueryAddr     = addSetting(setting{"query-addr", "CALLSCOPE_QUERY_ADDR", "127.0.0.1:8081", "internal query service listener"})
+	sQueryURL      = addSetting(setting{"query-url", "CALLSCOPE_QUERY_URL", "", "where viewer and console reach query; default http://QUERY_ADDR"})
+	sQueryToken    = addSetting(setting{"query-token", "CALLSCOPE_QUERY_TOKEN", "", "shared service credential between console/viewer and query; default derived from the secret key"})
+	sConsoleAddr   = addSetting(setting{"console-addr", "CALLSCOPE_CONSOLE_ADDR", "127.0.0.1:8082", "internal admin console listener"})
+	sConsoleSecure = addSetting(setting{"console-secure-cookies", "CALLSCOPE_CONSOLE_SECURE_COOKIES", "false", "mark console cookies Secure (set when the console is served over TLS)"})
+	sMetricsAddr   = addSetting(setting{"metrics-addr", "CALLSCOPE_METRICS_ADDR", "127.0.0.1:9090", "Prometheus /metrics listener; empty disables it"})
+	sLogFormat     = addSetting(setting{"log-format", "CALLSCOPE_LOG_FORMAT", "text", "text or json"})
+	sLogLevel      = addSetting(setting{"log-level", "CALLSCOPE_LOG_LEVEL", "info", "debug, info, warn or error"})
+	sRoles         = addSetting(setting{"roles", "CALLSCOPE_ROLES", strings.Join(AllRoles, ","), "roles this process runs: ingest, query, viewer, console"})
+	sSpoolDir      = addSetting(setting{"spool-dir", "CALLSCOPE_SPOOL_DIR", "./callscope-spool", "where ingest keeps accepted batches while PostgreSQL is unavailable"})
+	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "1073741824", "spool size limit; beyond it drops are counted"})
+	sBatchSize     = addSetting(setting{"batch-size", "CALLSCOPE_BATCH_SIZE", "5000", "rows per COPY batch"})
+	sFlush         = addSetting(setting{"flush-interval", "CALLSCOPE_FLUSH_INTERVAL", "200ms", "longest a message waits before its batch is written"})
+	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "messages ingest holds in memory before spooling"})
+	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "33554432", "UDP socket receive buffer in bytes"})
+	sCorrelation   = addSetting(setting{"correlation-headers", "CALLSCOPE_CORRELATION_HEADERS", "X-CID,X-Call-ID,P-Charging-Vector", "SIP headers whose value correlates call legs, first found wins"})
+	sDedup         = addSetting(setting{"dedup-window", "CALLSCOPE_DEDUP_WINDOW", "0", "drop an identical packet from the same node within this window (0 keeps all; 1ms is typical)"})
+	sTokenTTL      = addSetting(setting{"token-max-ttl", "CALLSCOPE_TOKEN_MAX_TTL", "1h", "longest lifetime (exp - iat) a view token may have"})
+	sTokenWindow   = addSetting(setting{"token-max-window", "CALLSCOPE_TOKEN_MAX_WINDOW", "24h", "longest call window a view token may cover"})
+	sRetentionMax  = addSetting(setting{"retention-max-days", "CALLSCOPE_RETENTION_MAX_DAYS", "90", "partitions older than this many days are dropped whatever tenants ask"})
+)
+
+// envDefault returns the variable's value when set, else the default.
+func envDefault(getenv func(string) string, s setting) string {
+	if v := getenv(s.env); v != "" {
+		return v
+	}
+	return s.def
+}
+
+// stringFlag registers a string flag whose default comes from the environment.
+func stringFlag(fs *flag.FlagSet, getenv func(string) string, p *string, s setting) {
+	fs.StringVar(p, s.flag, envDefault(getenv, s), s.help+" ($"+s.env+")")
+}
+
+// configFlags registers the settings named in names (all when empty) on fs
+// and returns a function that completes and validates the Config after
+// fs.Parse.
+func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names ...string) func() error {
+	raw := map[string]*string{}
+	want := func(name string) bool { return len(names) == 0 || slices.Contains(names, name) }
+	for name, s := range settings {
+		if !want(name) {
+			continue
+		}
+		v := new(string)
+		raw[name] = v
+		stringFlag(fs, getenv, v, s)
+	}
+	return func() error {
+		get := func(s setting) string {
+			if v, ok := raw[s.flag]; ok {
+				return strings.TrimSpace(*v)
+			}
+			return envDefault(getenv, s)
+		}
+		var errs []error
+		dur := func(s setting) time.Duration {
+			d, err := time.ParseDuration(get(s))
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 200ms or 1h", s.env, get(s)))
+			}
+			return d
+		}
+		num := func(s setting) int64 {
+			n, err := strconv.ParseInt(get(s), 10, 64)
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a non-negative integer", s.env, get(s)))
+			}
+			return n
+		}
+		c.DatabaseURL = get(sDatabaseURL)
+		c.RedisURL = get(sRedisURL)
+		c.PublicURL = strings.TrimRight(get(sPublicURL), "/")
+		c.SecretKey = get(sSecretKey)
+		c.HEPAddr = get(sHEPAddr)
+		c.HEPTLSAddr = get(sHEPTLSAddr)
+		c.HEPTLSCert = get(sHEPTLSCert)
+		c.HEPTLSKey = get(sHEPTLSKey)
+		c.HEPTLSClientCA = get(sHEPTLSCA)
+		c.ViewerAddr = get(sViewerAddr)
+		c.QueryAddr = get(sQueryAddr)
+		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")
+		c.QueryToken = get(sQueryToken)
+		c.ConsoleAddr = get(sConsoleAddr)
+		c.ConsoleSecure = get(sConsoleSecure) == "true" || get(sConsoleSecure) == "1"
+		c.MetricsAddr = get(sMetricsAddr)
+		c.LogFormat = get(sLogFormat)
+		c.LogLevel = get(sLogLevel)
+		c.Roles = splitList(get(sRoles))
+		c.SpoolDir = get(sSpoolDir)
+		c.SpoolMaxBytes = num(sSpoolMax)
+		c.BatchSize = int(num(sBatchSize))
+		c.FlushInterval = dur(sFlush)
+		c.QueueSize = int(num(sQueueSize))
+		c.UDPReadBuffer = int(num(sUDPBuf))
+		c.CorrelationHdrs = splitList(get(sCorrelation))
+		c.DedupWindow = dur(sDedup)
+		c.TokenMaxTTL = dur(sTokenTTL)
+		c.TokenMaxWindow = dur(sTokenWindow)
+		c.RetentionMax = int(num(sRetentionMax))
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		return c.Validate()
+	}
+}
+
+// Validate checks the rules that span fields.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, r := range c.Roles {
+		if !slices.Contains(AllRoles, r) {
+			errs = append(errs, fmt.Errorf("CALLSCOPE_ROLES: unknown role %q (want some of %s)", r, strings.Join(AllRoles, ",")))
+		}
+	}
+	if c.QueryURL == "" && c.QueryAddr != "" {
+		host, port, err := net.SplitHostPort(c.QueryAddr)
+		if err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			c.QueryURL = "http://" + net.JoinHostPort(host, port)
+		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("CALLSCOPE_PUBLIC_URL: %q must be an http(s) URL such as https://view.example.com", c.PublicURL))
+		}
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		errs = append(errs, errors.New("CALLSCOPE_SECRET_KEY: must be at least 32 characters (try: openssl rand -hex 32)"))
+	}
+	if (c.HEPTLSAddr != "") && (c.HEPTLSCert == "" || c.HEPTLSKey == "") {
+		errs = append(errs, errors.New("CALLSCOPE_HEP_TLS_ADDR: needs CALLSCOPE_HEP_TLS_CERT and CALLSCOPE_HEP_TLS_KEY"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_FORMAT: %q must be text or json", c.LogFormat))
+	}
+	if c.BatchSize == 0 || c.QueueSize == 0 {
+		errs = append(errs, errors.New("CALLSCOPE_BATCH_SIZE and CALLSCOPE_QUEUE_SIZE must be positive"))
+	}
+	if c.TokenMaxTTL == 0 || c.TokenMaxWindow == 0 {
+		errs = append(errs, errors.New("CALLSCOPE_TOKEN_MAX_TTL and CALLSCOPE_TOKEN_MAX_WINDOW must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// HasRole reports whether the process runs role.
+func (c *Config) HasRole(role string) bool { return slices.Contains(c.Roles, role) }
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+

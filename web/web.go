@@ -1,0 +1,183 @@
+// Package web holds what every callscope HTTP listener shares: the one
+// mapping from error kinds to status codes, health endpoints, request ids
+// and access logs that never carry a token.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/callscope/callscope"
+)
+
+// Status maps an error kind to its HTTP status.
+func Status(k callscope.Kind) int {
+	switch k {
+	case callscope.NotFound:
+		return http.StatusNotFound
+	case callscope.Invalid:
+		return http.StatusBadRequest
+	case callscope.Unauthorized:
+		return http.StatusUnauthorized
+	case callscope.Forbidden:
+		return http.StatusForbidden
+	case callscope.Conflict:
+		return http.StatusConflict
+	case callscope.Unavailable:
+		return http.StatusServiceUnavailable
+	case callscope.RateLimited:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// KindOf classifies err, including echo's own errors (404 for unknown
+// routes, 405, 413 from the body limit).
+func KindOf(err error) callscope.Kind {
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusNotFound, http.StatusMethodNotAllowed:
+			return callscope.NotFound
+		case http.StatusUnauthorized:
+			return callscope.Unauthorized
+		case http.StatusForbidden:
+			return callscope.Forbidden
+		case http.StatusTooManyRequests:
+			return callscope.RateLimited
+		case http.StatusServiceUnavailable:
+			return callscope.Unavailable
+		}
+		if he.Code >= 400 && he.Code < 500 {
+			return callscope.Invalid
+		}
+	}
+	return callscope.KindOf(err)
+}
+
+// JSONErrorHandler renders errors as {"error": {"code", "message", "field",
+// "request_id"}}, logging internal errors once with the request id.
+func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		kind := KindOf(err)
+		status := Status(kind)
+		field, msg := callscope.Public(err)
+		var he *echo.HTTPError
+		if errors.As(err, &he) && kind != callscope.Internal {
+			msg = http.StatusText(he.Code)
+		}
+		if kind == callscope.Internal {
+			msg = "internal error"
+			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path(), "request_id", RequestID(c))
+		}
+		body := map[string]any{"code": string(kind), "message": msg, "request_id": RequestID(c)}
+		if field != "" {
+			body["field"] = field
+		}
+		if err := c.JSON(status, map[string]any{"error": body}); err != nil {
+			log.Warn("write error response", "err", err)
+		}
+	}
+}
+
+type ctxKey struct{}
+
+// RequestID returns the request's id.
+func RequestID(c echo.Context) string {
+	id, _ := c.Get("request_id").(string)
+	return id
+}
+
+// RequestIDFrom returns the request id stored in ctx, or "".
+func RequestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// Middleware assigns a request id (kept from X-Request-Id when well formed,
+// so query logs line up with the viewer's) and writes one access log line
+// per request naming the route pattern — never the URI, which may hold a
+// view token.
+func Middleware(log *slog.Logger, role string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			id := c.Request().Header.Get("X-Request-Id")
+			if !validID(id) {
+				b := make([]byte, 8)
+				rand.Read(b)
+				id = hex.EncodeToString(b)
+			}
+			c.Set("request_id", id)
+			c.Response().Header().Set("X-Request-Id", id)
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), ctxKey{}, id)))
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			log.Info("http", "role", role, "method", c.Request().Method, "route", c.Path(),
+				"status", c.Response().Status, "dur_ms", float64(time.Since(start).Microseconds())/1000,
+				"bytes", c.Response().Size, "request_id", id)
+			return nil
+		}
+	}
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Check is a readiness probe of one dependency.
+type Check func(ctx context.Context) error
+
+// HealthRoutes adds GET /healthz (the process is up) and GET /readyz (every
+// check answers within two seconds).
+func HealthRoutes(e *echo.Echo, checks map[string]Check) {
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.String(http.StatusOK, "ok\n")
+	})
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		status := http.StatusOK
+		out := map[string]string{}
+		for name, check := range checks {
+			if err := check(ctx); err != nil {
+				status = http.StatusServiceUnavailable
+				out[name] = "unavailable"
+				continue
+			}
+			out[name] = "ok"
+		}
+		return c.JSON(status, out)
+	})
+}
+
+// New returns an echo instance with callscope's defaults: no banner, the
+// request-id and access-log middleware, and a JSON error handler.
+func New(log *slog.Logger, role string) *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = JSONErrorHandler(log)
+	e.Use(Middleware(log, role))
+	return e
+}
