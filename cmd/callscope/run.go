@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-
 )
 
 // Version and Commit are set at build time with -ldflags "-X main.Version=...".
@@ -192,4 +191,3 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	sort.Strings(out)
 	return out
 }
-
