@@ -252,7 +252,15 @@ func segments(token string) []string {
 	return out
 }
 
-
 func jsonEncode(w interface{ Write([]byte) (int, error) }, v any) error {
 	return json.NewEncoder(w).Encode(v)
+}
+
+func mustP256(tb testing.TB) *ecdsa.PrivateKey {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return k
 }
