@@ -30,7 +30,11 @@ func TestAppendV3_RoundTrip(t *testing.T) {
 		{"AllChunks4", full(src4, dst4)},
 		{"AllChunks6", full(src6, dst6)},
 		{"Compressed", func() hep.Packet { p := full(src4, dst4); p.Compressed = true; return p }()},
-		{"NoTime", func() hep.Packet { p := samplePacket(t, src4, dst4); p.HasTime, p.TsSec, p.TsUsec = false, 0, 0; return p }()},
+		{"NoTime", func() hep.Packet {
+			p := samplePacket(t, src4, dst4)
+			p.HasTime, p.TsSec, p.TsUsec = false, 0, 0
+			return p
+		}()},
 		{"Log", func() hep.Packet {
 			p := samplePacket(t, src4, dst4)
 			p.PayloadType, p.Payload = hep.PayloadLog, []byte("SYSLOG: hello")

@@ -1,0 +1,5 @@
+//go:build !race
+
+package hep_test
+
+const raceEnabled = false
