@@ -27,7 +27,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 	sorted := slices.Clone(msgs)
 	slices.SortStableFunc(sorted, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
 
-	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight}
+	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight, Zone: loc.String()}
 	d.PageSize = opt.PageSize
 	if d.PageSize <= 0 {
 		d.PageSize = DefaultPageSize
@@ -431,4 +431,15 @@ func (a aliases) lookup(ap netip.AddrPort, group bool) (string, bool) {
 		return byIP, true
 	}
 	return "", false
+}
+
+// Class is the note's kind when it is one callscope knows ("log", "rtcp",
+// "qos") and "other" otherwise, so attacker-chosen kinds never reach a
+// class attribute.
+func (n Note) Class() string {
+	switch n.Kind {
+	case "log", "rtcp", "qos":
+		return n.Kind
+	}
+	return "other"
 }

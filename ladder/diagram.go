@@ -61,6 +61,8 @@ type Diagram struct {
 	Page, Pages, PageSize int
 	Total                 int // messages in the whole call
 	First, Last           int // 1-based positions of this page's first and last message; 0 when empty
+
+	Zone string // the time zone of Row.Time and Note.Time: "UTC" unless Options.Location says otherwise
 }
 
 // Column is one endpoint.
@@ -185,7 +187,7 @@ const (
 	MaxLabel    = 200 // runes kept of a label
 	ShortLabel  = 34  // runes of a label drawn on an arrow
 	ShortColumn = 26  // runes of a column label
-	ShortSub    = 64  // runes of a line under an arrow
+	ShortSub    = 90  // runes of a line under an arrow
 	MaxNote     = 500
 	ShortNote   = 120
 	hopWindow   = 50 * time.Millisecond
