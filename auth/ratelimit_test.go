@@ -27,10 +27,12 @@ func TestRateLimiter(t *testing.T) {
 
 	type allowFunc func(l *auth.RateLimiter) (bool, time.Duration, error)
 	for name, allow := range map[string]allowFunc{
-		"Mint":     func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowMint(ctx, "AbCdEfGh") },
-		"ViewJTI":  func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowViewToken(ctx, "jti-1") },
-		"ViewIP":   func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowViewIP(ctx, ip) },
-		"Explicit": func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.Allow(ctx, "custom", tightLimits().Mint) },
+		"Mint":    func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowMint(ctx, "AbCdEfGh") },
+		"ViewJTI": func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowViewToken(ctx, "jti-1") },
+		"ViewIP":  func(l *auth.RateLimiter) (bool, time.Duration, error) { return l.AllowViewIP(ctx, ip) },
+		"Explicit": func(l *auth.RateLimiter) (bool, time.Duration, error) {
+			return l.Allow(ctx, "custom", tightLimits().Mint)
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := newLimiter(t)
