@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callscope/callscope/db/dbtest"
+	"github.com/callscope/callscope/redisdb/redistest"
+)
+
+// cli runs the binary's run function with env vars and returns stdout and
+// the error.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, env: map[string]string{"CALLSCOPE_DATABASE_URL": dbtest.NewURL(t)}}
+}
+
+func (c *cli) run(stdin string, args ...string) (string, error) {
+	c.t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return c.env[k] }, strings.NewReader(stdin), &out, &errOut)
+	return out.String() + errOut.String(), err
+}
+
+func (c *cli) mustRun(args ...string) string {
+	c.t.Helper()
+	out, err := c.run("", args...)
+	if err != nil {
+		c.t.Fatalf("callscope %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func TestTenantAndNodeCommands(t *testing.T) {
+	c := newCLI(t)
+	c.mustRun("migrate")
+	c.mustRun("tenant", "create", "acme", "--embed-origin", "https://app.acme.example")
+	c.mustRun("node", "add", "acme", "2001", "--auth-key", "s3cret", "--cidr", "127.0.0.0/8")
+	c.mustRun("tenant", "create", "--name", "Globex Corp", "globex")
+
+	t.Run("SecondTenantCannotTakeCaptureID", func(t *testing.T) {
+		out, err := c.run("", "node", "add", "globex", "2001")
+		if err == nil || !strings.Contains(err.Error(), "already registered") {
+			t.Fatalf("want a conflict, got %v\n%s", err, out)
+		}
+	})
+	t.Run("Lists", func(t *testing.T) {
+		tenants := c.mustRun("tenant", "list")
+		for _, want := range []string{"acme", "https://app.acme.example", "globex", "Globex Corp"} {
+			if !strings.Contains(tenants, want) {
+				t.Errorf("tenant list lacks %q:\n%s", want, tenants)
+			}
+		}
+		nodes := c.mustRun("node", "list")
+		if !regexp.MustCompile(`acme\s+2001\s+required\s+127\.0\.0\.0/8`).MatchString(nodes) {
+			t.Errorf("node list:\n%s", nodes)
+		}
+		if strings.Contains(nodes, "s3cret") {
+			t.Error("node list shows the auth key")
+		}
+	})
+	t.Run("FlagsFromEnvironment", func(t *testing.T) {
+		c.env["CALLSCOPE_AUTH_KEY"] = "from-env"
+		c.env["CALLSCOPE_CIDR"] = "127.0.0.1,::1"
+		defer delete(c.env, "CALLSCOPE_AUTH_KEY")
+		defer delete(c.env, "CALLSCOPE_CIDR")
+		out := c.mustRun("node", "add", "globex", "2002")
+		if !strings.Contains(out, "required") || !strings.Contains(out, "127.0.0.1,::1") {
+			t.Fatalf("env flags not applied: %s", out)
+		}
+	})
+	t.Run("Refusals", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"tenant", "create", "Bad Slug"},
+			{"tenant", "create", "ok-slug", "--embed-origin", "app.example"},
+			{"node", "add", "acme", "4294967296"},
+			{"node", "add", "acme", "77", "--cidr", "10.0.0.0/40"},
+			{"node", "add", "nobody", "78"},
+			{"tenant"},
+			{"frobnicate"},
+		} {
+			if out, err := c.run("", args...); err == nil {
+				t.Errorf("callscope %v succeeded: %s", args, out)
+			}
+		}
+	})
+	t.Run("Admin", func(t *testing.T) {
+		if _, err := c.run("short\n", "admin", "create", "ops@example.com"); err == nil {
+			t.Error("short password accepted")
+		}
+		out, err := c.run("correct horse battery staple\n", "admin", "create", "ops@example.com")
+		if err != nil || !strings.Contains(out, "created admin ops@example.com") {
+			t.Fatalf("admin create: %v %s", err, out)
+		}
+	})
+}
+
+func TestDatabaseUnreachableSaysWhatToDo(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"tenant", "list"}, func(k string) string {
+		if k == "CALLSCOPE_DATABASE_URL" {
+			return "postgres://postgres@127.0.0.1:1/x?sslmode=disable"
+		}
+		return ""
+	}, strings.NewReader(""), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "CALLSCOPE_DATABASE_URL: cannot reach 127.0.0.1:1 (connection refused)") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the serving goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeHealthAndShutdown(t *testing.T) {
+	dbURL := dbtest.NewURL(t)
+	redisClient, _ := redistest.New(t)
+	_ = redisClient
+	env := map[string]string{
+		"CALLSCOPE_DATABASE_URL": dbURL,
+		"CALLSCOPE_REDIS_URL":    redistest.URL(),
+		"CALLSCOPE_SECRET_KEY":   strings.Repeat("k", 32),
+		"CALLSCOPE_HEP_ADDR":     "127.0.0.1:0",
+		"CALLSCOPE_VIEWER_ADDR":  "127.0.0.1:0",
+		"CALLSCOPE_QUERY_ADDR":   "127.0.0.1:0",
+		"CALLSCOPE_CONSOLE_ADDR": "127.0.0.1:0",
+		"CALLSCOPE_METRICS_ADDR": "127.0.0.1:0",
+		"CALLSCOPE_SPOOL_DIR":    t.TempDir(),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), out, io.Discard)
+	}()
+	addr := regexp.MustCompile(`(\w+) listening on (http://[0-9.:]+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "callscope ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	seen := 0
+	for _, m := range addr.FindAllStringSubmatch(out.String(), -1) {
+		if m[1] == "metrics" {
+			continue
+		}
+		seen++
+		for _, path := range []string{"/healthz", "/readyz"} {
+			resp, err := http.Get(m[2] + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s %s: %d", m[1], path, resp.StatusCode)
+			}
+		}
+	}
+	if seen != 3 {
+		t.Fatalf("want query, viewer and console listeners, got:\n%s", out.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
