@@ -96,15 +96,9 @@ func hostOf(hp []byte) []byte {
 		}
 		return hp
 	}
-	for k := 0; k < len(hp); k++ {
-		switch c := hp[k]; c {
-		case ':', ';', '?', '>', ',':
-			return hp[:k]
-		default:
-			if isWS(c) {
-				return hp[:k]
-			}
-		}
+	k := 0
+	for k < len(hp) && classTab[hp[k]]&classHostStop == 0 {
+		k++
 	}
-	return hp
+	return hp[:k]
 }

@@ -25,7 +25,8 @@ var DefaultCorrelationHeaders = []string{"X-CID", "X-Call-ID", "P-Charging-Vecto
 // Extractor extracts [Message] fields. It is immutable after [NewExtractor]
 // and safe for concurrent use. The zero value extracts no correlation.
 type Extractor struct {
-	corr []corrHeader
+	corr      []corrHeader
+	corrFirst [256]bool // lower-case first letters of the corr names
 }
 
 type corrHeader struct {
@@ -46,6 +47,7 @@ func NewExtractor(correlationHeaders []string) *Extractor {
 			continue
 		}
 		x.corr = append(x.corr, corrHeader{name: h, icid: h == "p-charging-vector"})
+		x.corrFirst[h[0]] = true
 	}
 	return x
 }
@@ -210,8 +212,17 @@ func (x *Extractor) headers(b []byte, pos int, m *Message) {
 // without case, compact forms included (RFC 3261 7.3.3); lines without a
 // colon are ignored.
 func (x *Extractor) header(line []byte, m *Message, p *parse) {
-	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 {
+	// Most lines (Allow, Max-Forwards, Supported, ...) are of no interest:
+	// their first letter rules them out before the colon is even looked for.
+	first := lowerTab[line[0]]
+	if !wantFirst[first] && !x.corrFirst[first] {
+		return
+	}
+	colon := 0
+	for colon < len(line) && line[colon] != ':' {
+		colon++
+	}
+	if colon == len(line) {
 		return
 	}
 	name := line[:colon]
@@ -221,10 +232,9 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 	if len(name) == 0 {
 		return
 	}
-	value := trimWS(line[colon+1:])
 
 	var kind uint16
-	switch lowerTab[name[0]] {
+	switch first {
 	case 'i':
 		if len(name) == 1 {
 			kind = seenCallID
@@ -267,6 +277,7 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 	}
 	if kind != 0 && p.seen&kind == 0 {
 		p.seen |= kind
+		value := trimWS(line[colon+1:])
 		switch kind {
 		case seenCallID:
 			m.CallID = value
@@ -295,14 +306,17 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 		}
 	}
 
+	if !x.corrFirst[first] {
+		return
+	}
 	for k := 0; k < p.corrIdx; k++ {
-		c := x.corr[k]
+		c := &x.corr[k]
 		if !eqFold(name, c.name) {
 			continue
 		}
-		v := value
+		v := trimWS(line[colon+1:])
 		if c.icid {
-			v = param(value, "icid-value", false)
+			v = param(v, "icid-value", false)
 		}
 		if len(v) > 0 {
 			m.Correlation, p.corrIdx = v, k
@@ -310,6 +324,15 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 		break
 	}
 }
+
+// wantFirst marks the lower-case first letters of the headers Extract reads,
+// long and compact: i, c, f, t, v, m, u, s.
+var wantFirst = func() (t [256]bool) {
+	for _, c := range "icftvmus" {
+		t[c] = true
+	}
+	return t
+}()
 
 // cseq parses `CSeq: 4711 INVITE`. A number that is missing or over 32 bits
 // gives 0; the method is kept either way.
@@ -333,13 +356,9 @@ func cseq(v []byte) (uint32, []byte) {
 //	Via: SIP/2.0/UDP [2001:db8::9]:5060;rport;branch=z9hG4bK1, SIP/2.0/TCP p2.example.com;branch=z9hG4bK2
 //	     '-protocol-' '----sent-by-----' '------params------'
 func viaBranch(v []byte) []byte {
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case ',':
-			return nil
-		case ';':
-			return param(v[i+1:], "branch", true)
-		}
+	sc := bytes.IndexByte(v, ';')
+	if sc < 0 || bytes.IndexByte(v[:sc], ',') >= 0 {
+		return nil
 	}
-	return nil
+	return param(v[sc+1:], "branch", true)
 }
