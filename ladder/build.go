@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Build lays out one page of the ladder diagram of msgs, with events as
@@ -87,7 +88,37 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 		addNotes(d.Total)
 	}
 	d.Height = y + BottomMargin
+	widen(&d)
 	return d
+}
+
+// Approximate advance widths of the fonts the stylesheet uses, enough to
+// keep text that runs past the last lifeline inside the SVG, where it would
+// otherwise be clipped.
+const (
+	subCharWidth   = 6.5 // 10.5px monospace
+	labelCharWidth = 7.5 // 12px bold sans
+)
+
+// widen grows the diagram to the right so SDP lines under arrows near the
+// last column and labels of self-loops on it stay visible.
+func widen(d *Diagram) {
+	need := d.Width
+	for _, r := range d.Rows {
+		for _, s := range r.Sub {
+			need = max(need, r.SubX+int(float64(utf8.RuneCountInString(s))*subCharWidth)+RightMargin/2)
+		}
+		if r.Direction == Self {
+			need = max(need, r.LabelX+int(float64(utf8.RuneCountInString(r.Short))*labelCharWidth)+RightMargin/2)
+		}
+	}
+	if need == d.Width {
+		return
+	}
+	for i := range d.Notes {
+		d.Notes[i].Width += need - d.Width
+	}
+	d.Width = need
 }
 
 // kind is what classify found out about one message.

@@ -434,6 +434,20 @@ func TestBuildSDP(t *testing.T) {
 	if r.Bottom-r.Top != RowHeight+2*SubLineHeight {
 		t.Errorf("row height %d", r.Bottom-r.Top)
 	}
+
+	// The SDP line under an arrow into the last column runs past it: the
+	// diagram grows so the text is not clipped, and notes grow with it.
+	base := Gutter + 2*ColumnWidth + RightMargin
+	d := Build([]Message{m}, []Event{{Time: m.Time, Kind: "log", Text: "x"}}, Options{})
+	if d.Width <= base {
+		t.Errorf("width %d not grown past %d", d.Width, base)
+	}
+	if n := d.Notes[0]; n.X+n.Width != d.Width-RightMargin/2 {
+		t.Errorf("note spans %d..%d in width %d", n.X, n.X+n.Width, d.Width)
+	}
+	if plain := Build([]Message{msg(1, 0, "10.0.0.1:5060", "10.0.0.2:5060", "INVITE")}, nil, Options{}); plain.Width != base {
+		t.Errorf("plain width %d, want %d", plain.Width, base)
+	}
 }
 
 func TestBuildDeterministic(t *testing.T) {

@@ -171,7 +171,7 @@ func (d Diagram) MultiLeg() bool { return len(d.Legs) > 1 }
 
 // Layout constants, in SVG user units.
 const (
-	Gutter        = 150 // left margin for times and deltas
+	Gutter        = 118 // left margin for times and deltas
 	ColumnWidth   = 200
 	RightMargin   = 24
 	HeaderHeight  = 58

@@ -26,13 +26,13 @@ type errorText struct{ title, sentence string }
 // why a link failed beyond its kind: "bad signature" or "unknown key" would
 // help someone forging links, not someone holding one.
 var errorTexts = map[string]errorText{
-	"expired":      {"This link has expired", "Links to a call only work for a short time. Ask whoever shared it with you for a new one."},
-	"revoked":      {"This link is no longer available", "Whoever shared it has withdrawn it. Ask them for a new one if you still need it."},
-	"invalid":      {"This link does not work", "It may have been cut short when copied. Check that you have the whole link, or ask for a new one."},
-	"not_found":    {"Call not found", "We could not find this call. It may have been removed after its retention period."},
-	"rate_limited": {"Too many requests", "This link has been opened too often in a short time. Please wait a minute and try again."},
-	"unavailable":  {"Temporarily unavailable", "We cannot load this call right now. Please try again in a few moments."},
-	"internal":     {"Something went wrong", "We could not show this call because of an error on our side. Please try again later."},
+	"expired":      {"This link has expired", "Links to a call only work for a short time, so ask whoever shared this one for a new link."},
+	"revoked":      {"This link is no longer available", "Whoever shared this link has withdrawn it; ask them for a new one if you still need it."},
+	"invalid":      {"This link does not work", "The link looks incomplete or damaged, so check that you copied all of it or ask for a new one."},
+	"not_found":    {"Call not found", "We could not find this call; it may have been removed after its retention period."},
+	"rate_limited": {"Too many requests", "This call has been opened too often in a short time; please wait a minute and try again."},
+	"unavailable":  {"Temporarily unavailable", "We cannot load this call right now; please try again in a few moments."},
+	"internal":     {"Something went wrong", "Something on our side stopped us from showing this call; please try again later."},
 }
 
 func errorFor(kind string) (string, errorText) {

@@ -106,3 +106,16 @@ func zoneLocation(zone string) *time.Location {
 }
 
 func clock(t time.Time, loc *time.Location) string { return t.In(loc).Format("15:04:05.000000") }
+
+// kindTag is the class of a table row in words, so the table reads without
+// colour too.
+func kindTag(r ladder.Row) string {
+	s := r.Class.Text()
+	if r.Retransmission {
+		s += ", retransmission"
+	}
+	if r.Hop {
+		s += ", also captured by " + r.Node
+	}
+	return s
+}
