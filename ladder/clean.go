@@ -9,8 +9,9 @@ import (
 // clean makes an attacker-controlled string fit for one line of display:
 // invalid UTF-8 becomes U+FFFD, control characters (CR and LF included)
 // become spaces, bidirectional overrides and other format characters are
-// dropped (they can make "evil.com" read as "moc.live"), and the result is
-// cut to max runes with an ellipsis. It does not escape: templ does.
+// dropped (they can make "evil.com" read as "moc.live"), and a longer
+// result is cut to at most max runes followed by an ellipsis. It does not
+// escape: templ does.
 func clean(s string, max int) string {
 	var b strings.Builder
 	b.Grow(min(len(s), max*4))

@@ -18,7 +18,7 @@ import (
 
 // Message is one captured SIP message as the query service returns it.
 type Message struct {
-	Seq       int       // stable index in capture order; rows follow it
+	Seq       int       // stable index in capture order, unique in the call; rows follow it and anchors use it
 	Time      time.Time // capture time, µs precision
 	Src, Dst  netip.AddrPort
 	Transport string // udp tcp tls sctp ws
