@@ -1,0 +1,128 @@
+package ingest
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/sip"
+)
+
+// Config tunes an ingest Server. Zero values take the defaults named on
+// each field; Validate reports the combinations that cannot work.
+type Config struct {
+	// HEPAddr is where HEP arrives over UDP and TCP (one port, both
+	// protocols), e.g. ":9060"; "127.0.0.1:0" picks a free port. Required.
+	HEPAddr string
+	// TLSAddr enables HEP over TLS with the certificate and key files;
+	// TLSClientCA, when set, requires client certificates signed by it
+	// (mutual TLS).
+	TLSAddr, TLSCert, TLSKey, TLSClientCA string
+
+	// UDPReadBuffer is the UDP socket receive buffer in bytes (default
+	// 32 MiB). SO_RCVBUFFORCE is tried first, then SO_RCVBUF, which the
+	// kernel caps at net.core.rmem_max (a warning says so).
+	UDPReadBuffer int
+
+	// BatchSize is the most rows one COPY transaction writes (default
+	// 5000); FlushInterval the longest a row waits for its batch (default
+	// 200ms); QueueSize the rows held in memory between the readers and
+	// the writer (default 200000) — beyond it packets are dropped, counted
+	// as "queue_full".
+	BatchSize     int
+	FlushInterval time.Duration
+	QueueSize     int
+
+	// SpoolDir keeps batches PostgreSQL could not take (required);
+	// SpoolMaxBytes bounds it (default 1 GiB) — beyond it batches are
+	// dropped, counted as "spool_full".
+	SpoolDir      string
+	SpoolMaxBytes int64
+
+	// CorrelationHeaders are the SIP headers whose value correlates call
+	// legs, in order of preference (default sip.DefaultCorrelationHeaders).
+	CorrelationHeaders []string
+	// DedupWindow > 0 drops an identical packet from the same capture ID
+	// seen again within the window (a capture duplicate), counted as
+	// "duplicate". 0 keeps everything.
+	DedupWindow time.Duration
+	// NodeRefresh is how often the node map is checked for changes
+	// (default 2s).
+	NodeRefresh time.Duration
+
+	// UDPReaders is the number of goroutines reading the UDP socket
+	// (default 2).
+	UDPReaders int
+	// MaxStreamConns bounds concurrent TCP plus TLS connections (default 1024).
+	MaxStreamConns int
+	// StreamIdleTimeout closes a TCP/TLS connection that sends nothing for
+	// this long (default 10m); StreamStallTimeout one that stops in the
+	// middle of a packet (default 15s).
+	StreamIdleTimeout, StreamStallTimeout time.Duration
+	// ShutdownTimeout bounds the drain after the context of Run ends
+	// (default 15s): what cannot be written by then is spooled.
+	ShutdownTimeout time.Duration
+	// UnclaimedFlush is how often unknown capture IDs are reported to the
+	// tenant store (default 3s).
+	UnclaimedFlush time.Duration
+	// RetryInterval is how long the writer waits before trying PostgreSQL
+	// again after a failure (default 1s).
+	RetryInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.UDPReadBuffer, 32<<20)
+	def(&c.BatchSize, 5000)
+	def(&c.QueueSize, 200000)
+	def(&c.UDPReaders, 2)
+	def(&c.MaxStreamConns, 1024)
+	defDur(&c.FlushInterval, 200*time.Millisecond)
+	defDur(&c.NodeRefresh, 2*time.Second)
+	defDur(&c.StreamIdleTimeout, 10*time.Minute)
+	defDur(&c.StreamStallTimeout, 15*time.Second)
+	defDur(&c.ShutdownTimeout, 15*time.Second)
+	defDur(&c.UnclaimedFlush, 3*time.Second)
+	defDur(&c.RetryInterval, time.Second)
+	if c.SpoolMaxBytes <= 0 {
+		c.SpoolMaxBytes = 1 << 30
+	}
+	if c.CorrelationHeaders == nil {
+		c.CorrelationHeaders = sip.DefaultCorrelationHeaders
+	}
+}
+
+// Validate returns an Invalid error naming the setting at fault.
+func (c Config) Validate() error {
+	switch {
+	case c.HEPAddr == "":
+		return callscope.FieldError("hep_addr", "a listen address such as :9060 is required")
+	case c.SpoolDir == "":
+		return callscope.FieldError("spool_dir", "a directory for the disk spool is required")
+	case c.TLSAddr != "" && (c.TLSCert == "" || c.TLSKey == ""):
+		return callscope.FieldError("hep_tls_cert", "HEP over TLS needs both a certificate and a key file")
+	case c.TLSAddr == "" && c.TLSClientCA != "":
+		return callscope.FieldError("hep_tls_client_ca", "a client CA only makes sense with a TLS listen address")
+	case c.BatchSize > 100000:
+		return callscope.FieldError("batch_size", "%d rows per batch is too many (at most 100000)", c.BatchSize)
+	case c.QueueSize > 0 && c.BatchSize > c.QueueSize:
+		return callscope.FieldError("queue_size", "%d must be at least the batch size %d", c.QueueSize, c.BatchSize)
+	case c.DedupWindow < 0 || c.DedupWindow > time.Minute:
+		return callscope.FieldError("dedup_window", "%s is outside 0..1m", c.DedupWindow)
+	}
+	return nil
+}
+
+func (c Config) String() string {
+	return fmt.Sprintf("hep=%s tls=%s batch=%d flush=%s queue=%d spool=%s", c.HEPAddr, c.TLSAddr,
+		c.BatchSize, c.FlushInterval, c.QueueSize, c.SpoolDir)
+}

@@ -1,0 +1,129 @@
+package ingest
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Drop reasons: the bounded set of values of the "reason" label.
+const (
+	reasonUnknownNode      = "unknown_node"
+	reasonBadAuthKey       = "bad_auth_key"
+	reasonSourceNotAllowed = "source_not_allowed"
+	reasonTenantSuspended  = "tenant_suspended"
+	reasonSIPMalformed     = "sip_malformed"
+	reasonUnsupported      = "unsupported_payload"
+	reasonQueueFull        = "queue_full"
+	reasonSpoolFull        = "spool_full"
+	reasonDuplicate        = "duplicate"
+	reasonSpoolCorrupt     = "spool_corrupt"
+	reasonStreamBadFraming = "stream_bad_framing"
+)
+
+// hepReasons are the labels hep.Reason can return.
+var hepReasons = []string{"hep_truncated", "hep_bad_magic", "hep_bad_length", "hep_bad_chunk",
+	"hep_bad_family", "hep_too_large", "hep_inflate_failed", "hep_no_payload", "hep_other"}
+
+var transports = []string{"udp", "tcp", "tls"}
+
+const (
+	trUDP = iota
+	trTCP
+	trTLS
+)
+
+// metrics are the ingest series, registered on the Registerer given to New.
+// The hot path uses pre-resolved counters, never a label lookup per packet.
+type metrics struct {
+	packets  [3][4]prometheus.Counter // [transport][hep version]
+	accepted prometheus.Counter
+	dropped  map[string]prometheus.Counter
+
+	acceptedByTenant *prometheus.CounterVec
+	batchSize        prometheus.Histogram
+	flushSeconds     prometheus.Histogram
+	rowsWritten      *prometheus.CounterVec
+	spoolBatches     *prometheus.CounterVec
+	writeErrors      prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, queueDepth, spoolBytes func() float64) (*metrics, error) {
+	packets := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "callscope_ingest_packets_total",
+		Help: "HEP packets received, by transport and HEP version (0: not decodable).",
+	}, []string{"transport", "version"})
+	accepted := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "callscope_ingest_accepted_total",
+		Help: "Packets accepted into the write queue: from here on they are stored or spooled.",
+	})
+	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "callscope_ingest_dropped_total",
+		Help: "Packets (or spooled batches' rows) dropped, by reason.",
+	}, []string{"reason"})
+	m := &metrics{
+		accepted: accepted,
+		dropped:  map[string]prometheus.Counter{},
+		acceptedByTenant: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscope_ingest_accepted_by_tenant_total",
+			Help: "Packets accepted, by tenant slug.",
+		}, []string{"tenant"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "callscope_ingest_batch_rows",
+			Help:    "Rows per written batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		flushSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "callscope_ingest_flush_seconds",
+			Help:    "Time to write one batch to PostgreSQL (COPY and commit).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 10),
+		}),
+		rowsWritten: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscope_ingest_rows_written_total",
+			Help: "Rows committed to PostgreSQL, by table.",
+		}, []string{"table"}),
+		spoolBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscope_ingest_spool_batches_total",
+			Help: "Batches spooled to disk, replayed from it, or skipped on replay as already written.",
+		}, []string{"event"}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscope_ingest_write_errors_total",
+			Help: "Failed batch writes (the batch went to the spool).",
+		}),
+	}
+	for t, tr := range transports {
+		for v := range 4 {
+			m.packets[t][v] = packets.WithLabelValues(tr, fmt.Sprint(v))
+		}
+	}
+	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed,
+		reasonTenantSuspended, reasonSIPMalformed, reasonUnsupported, reasonQueueFull, reasonSpoolFull,
+		reasonDuplicate, reasonSpoolCorrupt, reasonStreamBadFraming}, hepReasons...) {
+		m.dropped[r] = dropped.WithLabelValues(r)
+	}
+	cs := []prometheus.Collector{packets, accepted, dropped, m.acceptedByTenant, m.batchSize,
+		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_queue_depth",
+			Help: "Rows waiting in memory for the writer.",
+		}, queueDepth),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_spool_bytes",
+			Help: "Bytes of batches waiting in the disk spool.",
+		}, spoolBytes),
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("ingest: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) drop(reason string) {
+	c, ok := m.dropped[reason]
+	if !ok {
+		c = m.dropped["hep_other"]
+	}
+	c.Inc()
+}

@@ -1,0 +1,131 @@
+package ingest
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/callscope/callscope/hep"
+	"github.com/callscope/callscope/sip"
+)
+
+// handler runs the per-packet path for one reader goroutine: decode,
+// resolve the node, extract SIP, build an owned row, queue it. It keeps a
+// decoder and scratch structs of its own, so the path takes no lock and,
+// for an uncompressed packet from a known node, allocates nothing (rows
+// come from a pool).
+type handler struct {
+	s         *Server
+	transport int
+	dec       hep.Decoder
+	pkt       hep.Packet
+	msg       sip.Message
+}
+
+func (s *Server) newHandler(transport int) *handler {
+	return &handler{s: s, transport: transport}
+}
+
+// handle processes one HEP packet b that arrived from sender at now. b is
+// not retained.
+func (h *handler) handle(b []byte, sender netip.AddrPort, now time.Time) {
+	r, e, reason := h.build(b, sender, now)
+	if r == nil {
+		h.s.m.drop(reason)
+		return
+	}
+	h.s.enqueue(r, e)
+}
+
+// build turns b into a row and names its node, or returns the drop reason.
+func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *nodeEntry, string) {
+	s := h.s
+	p := &h.pkt
+	if err := h.dec.Decode(b, p); err != nil {
+		s.m.packets[h.transport][0].Inc()
+		return nil, nil, hep.Reason(err)
+	}
+	s.m.packets[h.transport][p.Version&3].Inc()
+
+	e := s.nodes.lookup(p.CaptureID)
+	switch {
+	case e == nil:
+		s.nodes.noteUnknown(p.CaptureID, sender.Addr(), now)
+		return nil, nil, reasonUnknownNode
+	case !e.node.CheckAuthKey(p.AuthKey):
+		return nil, nil, reasonBadAuthKey
+	case !e.node.AllowsSource(sender.Addr()):
+		return nil, nil, reasonSourceNotAllowed
+	case !e.active:
+		return nil, nil, reasonTenantSuspended
+	}
+
+	var kind uint8
+	switch p.PayloadType {
+	case hep.PayloadSIP:
+		if err := s.extractor.Extract(p.Payload, &h.msg); err != nil {
+			return nil, nil, reasonSIPMalformed
+		}
+		kind = kindSIP
+	case hep.PayloadRTCP, hep.PayloadQoSFull, hep.PayloadQoSShort, hep.PayloadLog:
+		kind = kindEvent
+	default:
+		return nil, nil, reasonUnsupported
+	}
+	if s.dedup != nil && s.dedup.seen(p.CaptureID, b, now) {
+		return nil, nil, reasonDuplicate
+	}
+
+	r := getRow()
+	r.kind = kind
+	r.payloadType = p.PayloadType
+	r.protocol = p.Protocol
+	r.captureID = p.CaptureID
+	r.tenantID = e.node.TenantID
+	r.receivedAt = now.UnixMicro()
+	r.capturedAt = r.receivedAt
+	if p.HasTime {
+		r.capturedAt = int64(p.TsSec)*1e6 + int64(p.TsUsec)
+	}
+	r.src, r.dst = p.Src, p.Dst
+
+	if kind == kindEvent {
+		// Kamailio and heplify put the Call-ID of LOG and RTCP reports in
+		// the correlation chunk.
+		r.setText(fCallID, p.CorrelationID)
+		r.setText(fCorrelation, p.CorrelationID)
+		for i := fMethod; i < fPayload; i++ {
+			r.end[i] = uint32(len(r.buf))
+		}
+		r.setRaw(fPayload, p.Payload)
+		return r, e, ""
+	}
+
+	m := &h.msg
+	r.hasSDP = m.HasSDP
+	if !m.Request {
+		r.hasStatus = true
+		r.status = int16(m.StatusCode)
+	}
+	if m.CSeqNum > 0 || len(m.CSeqMethod) > 0 {
+		r.hasCSeq = true
+		r.cseq = m.CSeqNum
+	}
+	corr := p.CorrelationID
+	if len(corr) == 0 {
+		corr = m.Correlation
+	}
+	r.setText(fCallID, m.CallID)
+	r.setText(fCorrelation, corr)
+	r.setText(fMethod, m.Method)
+	r.setText(fReason, m.Reason)
+	r.setText(fCSeqMethod, m.CSeqMethod)
+	r.setText(fFromUser, m.FromUser)
+	r.setText(fFromTag, m.FromTag)
+	r.setText(fToUser, m.ToUser)
+	r.setText(fToTag, m.ToTag)
+	r.setText(fRURIUser, m.RURIUser)
+	r.setText(fUserAgent, m.UserAgent)
+	r.setText(fNodeName, p.NodeName)
+	r.setRaw(fPayload, p.Payload)
+	return r, e, ""
+}

@@ -1,0 +1,332 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/sip"
+	"github.com/callscope/callscope/tenant"
+)
+
+// Server is the HEP collector: listeners, node resolution, the write queue,
+// the batch writer and the disk spool. Build it with New, bind with Listen,
+// serve with Run.
+type Server struct {
+	cfg       Config
+	db        *db.DB
+	log       *slog.Logger
+	m         *metrics
+	nodes     *resolver
+	extractor *sip.Extractor
+	dedup     *dedup
+	queue     chan *row
+	spool     *spool
+
+	udp      *net.UDPConn
+	tcp, tls net.Listener
+	tlsConf  *tls.Config
+	streams  chan struct{} // one token per open TCP/TLS connection
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+
+	readers sync.WaitGroup
+}
+
+// New builds a Server. It checks cfg (an Invalid error names the setting),
+// loads the TLS material when TLS is on, and registers the metrics on reg
+// (a fresh registry when nil). It binds nothing: see Listen.
+func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, db: d, log: log,
+		extractor: sip.NewExtractor(cfg.CorrelationHeaders),
+		queue:     make(chan *row, cfg.QueueSize),
+		streams:   make(chan struct{}, cfg.MaxStreamConns),
+		conns:     map[net.Conn]struct{}{},
+	}
+	if cfg.DedupWindow > 0 {
+		s.dedup = newDedup(cfg.DedupWindow)
+	}
+	m, err := newMetrics(reg, func() float64 { return float64(len(s.queue)) }, func() float64 {
+		if s.spool == nil {
+			return 0
+		}
+		return float64(s.spool.size.Load())
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	s.nodes = newResolver(nodes, m.acceptedByTenant)
+	if cfg.TLSAddr != "" {
+		if s.tlsConf, err = loadTLS(cfg); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func loadTLS(cfg Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, &callscope.Error{Kind: callscope.Invalid, Field: "hep_tls_cert",
+			Message: fmt.Sprintf("cannot load %s / %s", cfg.TLSCert, cfg.TLSKey), Err: err}
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.TLSClientCA != "" {
+		pem, err := os.ReadFile(cfg.TLSClientCA)
+		if err != nil {
+			return nil, &callscope.Error{Kind: callscope.Invalid, Field: "hep_tls_client_ca",
+				Message: "cannot read " + cfg.TLSClientCA, Err: err}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, callscope.FieldError("hep_tls_client_ca", "%s holds no PEM certificate", cfg.TLSClientCA)
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+// Listen binds every listener (UDP and TCP on HEPAddr, TLS on TLSAddr),
+// loads the node map, makes today's partitions and replays what an earlier
+// process left in the spool. Any failure is returned: a port that is taken
+// or a node map that cannot be read stops the start. A spool replay that
+// PostgreSQL refuses is not an error: Run retries it.
+func (s *Server) Listen(ctx context.Context) error {
+	if err := s.bind(); err != nil {
+		s.closeListeners()
+		return err
+	}
+	sp, err := openSpool(s.cfg.SpoolDir, s.cfg.SpoolMaxBytes)
+	if err != nil {
+		s.closeListeners()
+		return err
+	}
+	s.spool = sp
+	if err := s.nodes.refresh(ctx, true); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := s.ensurePartitions(ctx); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if sp.pending() {
+		s.log.Info("ingest: replaying spool", "bytes", sp.size.Load())
+		w := &writer{s: s}
+		for sp.pending() && ctx.Err() == nil {
+			before := sp.size.Load()
+			w.replay(ctx)
+			if w.lastErr.After(time.Time{}) && sp.size.Load() == before {
+				break // PostgreSQL refuses: Run will retry
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) bind() error {
+	host, port, err := net.SplitHostPort(s.cfg.HEPAddr)
+	if err != nil {
+		return callscope.FieldError("hep_addr", "%q is not host:port: %v", s.cfg.HEPAddr, err)
+	}
+	// UDP and TCP share the port. With port 0 the kernel picks the TCP port;
+	// UDP may find it taken, so try a few times.
+	for attempt := 0; ; attempt++ {
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, port))
+		if err != nil {
+			return fmt.Errorf("ingest: listen tcp %s: %w", s.cfg.HEPAddr, err)
+		}
+		uaddr, err := net.ResolveUDPAddr("udp", tcp.Addr().String())
+		if err != nil {
+			tcp.Close()
+			return fmt.Errorf("ingest: listen udp %s: %w", s.cfg.HEPAddr, err)
+		}
+		udp, err := net.ListenUDP("udp", uaddr)
+		if err != nil {
+			tcp.Close()
+			if port == "0" && attempt < 10 {
+				continue
+			}
+			return fmt.Errorf("ingest: listen udp %s: %w", s.cfg.HEPAddr, err)
+		}
+		s.tcp, s.udp = tcp, udp
+		break
+	}
+	got, err := setReadBuffer(s.udp, s.cfg.UDPReadBuffer)
+	if err != nil {
+		return fmt.Errorf("ingest: udp read buffer: %w", err)
+	}
+	if got < s.cfg.UDPReadBuffer {
+		s.log.Warn("ingest: UDP receive buffer capped by the kernel; raise net.core.rmem_max (sysctl -w net.core.rmem_max=N) or grant CAP_NET_ADMIN",
+			"requested", s.cfg.UDPReadBuffer, "got", got)
+	}
+	if s.cfg.TLSAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.TLSAddr)
+		if err != nil {
+			return fmt.Errorf("ingest: listen tls %s: %w", s.cfg.TLSAddr, err)
+		}
+		s.tls = tls.NewListener(ln, s.tlsConf)
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses; tls is nil when TLS is off. Valid
+// after Listen.
+func (s *Server) Addrs() (udp, tcp, tls net.Addr) {
+	if s.udp != nil {
+		udp = s.udp.LocalAddr()
+	}
+	if s.tcp != nil {
+		tcp = s.tcp.Addr()
+	}
+	if s.tls != nil {
+		tls = s.tls.Addr()
+	}
+	return udp, tcp, tls
+}
+
+func (s *Server) closeListeners() {
+	if s.udp != nil {
+		s.udp.Close()
+	}
+	if s.tcp != nil {
+		s.tcp.Close()
+	}
+	if s.tls != nil {
+		s.tls.Close()
+	}
+}
+
+// enqueue hands r to the writer, or drops it when the queue is full.
+func (s *Server) enqueue(r *row, e *nodeEntry) {
+	select {
+	case s.queue <- r:
+		s.m.accepted.Inc()
+		e.accepted.Inc()
+	default:
+		putRow(r)
+		s.m.dropped[reasonQueueFull].Inc()
+	}
+}
+
+// Run serves until ctx ends, then stops reading, drains the queue, writes
+// what it can within Config.ShutdownTimeout and spools the rest, and
+// returns. It returns an error only when it was not started with Listen.
+func (s *Server) Run(ctx context.Context) error {
+	if s.udp == nil || s.spool == nil {
+		return errors.New("ingest: Run before a successful Listen")
+	}
+	for range s.cfg.UDPReaders {
+		s.readers.Add(1)
+		go func() { defer s.readers.Done(); s.readUDP() }()
+	}
+	s.readers.Add(1)
+	go func() { defer s.readers.Done(); s.acceptStreams(s.tcp, trTCP) }()
+	if s.tls != nil {
+		s.readers.Add(1)
+		go func() { defer s.readers.Done(); s.acceptStreams(s.tls, trTLS) }()
+	}
+
+	// Background upkeep stops with ctx.
+	var upkeep sync.WaitGroup
+	upkeep.Add(1)
+	go func() { defer upkeep.Done(); s.maintain(ctx) }()
+
+	// The writer outlives ctx: it drains after the readers stop, with a
+	// context bounded by the shutdown deadline.
+	writerDone := make(chan struct{})
+	w := &writer{s: s}
+	go func() { defer close(writerDone); w.run(context.WithoutCancel(ctx)) }()
+
+	<-ctx.Done()
+	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	w.drainCtx = dctx // published to the writer by close(s.queue) below
+	s.log.Info("ingest: stopping", "queued", len(s.queue))
+	s.closeListeners()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.readers.Wait()
+	close(s.queue)
+	<-writerDone
+	upkeep.Wait()
+
+	fctx, fcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer fcancel()
+	if err := s.nodes.flushUnclaimed(fctx); err != nil {
+		s.log.Warn("ingest: final unclaimed flush", "err", err)
+	}
+	if err := s.spool.close(); err != nil {
+		s.log.Error("ingest: spool close", "err", err)
+	}
+	s.log.Info("ingest: stopped", "spooled_bytes", s.spool.size.Load())
+	return nil
+}
+
+// maintain keeps the node map fresh, reports unknown capture IDs and makes
+// partitions ahead of time, until ctx ends.
+func (s *Server) maintain(ctx context.Context) {
+	nodes := time.NewTicker(s.cfg.NodeRefresh)
+	defer nodes.Stop()
+	unclaimed := time.NewTicker(s.cfg.UnclaimedFlush)
+	defer unclaimed.Stop()
+	parts := time.NewTicker(time.Hour)
+	defer parts.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-nodes.C:
+			if err := s.nodes.refresh(ctx, false); err != nil && ctx.Err() == nil {
+				s.log.Warn("ingest: node map refresh failed; keeping the current map", "err", err)
+			}
+		case <-unclaimed.C:
+			if err := s.nodes.flushUnclaimed(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("ingest: unclaimed flush failed; will retry", "err", err)
+			}
+		case <-parts.C:
+			if err := s.ensurePartitions(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("ingest: partition maintenance failed", "err", err)
+			}
+		}
+	}
+}
+
+// ensurePartitions makes the daily partitions from yesterday to two days
+// ahead, so that rows never pile up in the default partition.
+func (s *Server) ensurePartitions(ctx context.Context) error {
+	now := time.Now()
+	if _, err := s.db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(48*time.Hour)); err != nil {
+		return fmt.Errorf("ingest: partitions: %w", err)
+	}
+	return nil
+}
