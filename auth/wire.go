@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // This file parses the two JSON objects of a view token by hand rather than
@@ -141,8 +142,14 @@ func parseHeader(data []byte) (header, string) {
 
 func stringMember(m map[string]json.RawMessage, name string, dst *string) bool {
 	raw, ok := m[name]
-	if !ok || len(raw) == 0 || raw[0] != '"' {
+	if !ok || len(raw) < 2 || raw[0] != '"' {
 		return false
+	}
+	// Fast path for the common case: the decoder already validated the
+	// literal, so without escapes the string is the bytes between quotes.
+	if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		*dst = string(inner)
+		return true
 	}
 	return json.Unmarshal(raw, dst) == nil
 }
