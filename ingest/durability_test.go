@@ -1,0 +1,159 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/db/dbtest"
+	"github.com/callscope/callscope/tenant"
+)
+
+// proxiedDB opens a fresh database through a proxy the test can cut.
+func proxiedDB(t *testing.T) (*db.DB, *proxy) {
+	d, p, _ := proxiedURL(t)
+	return d, p
+}
+
+func proxiedURL(t *testing.T) (*db.DB, *proxy, string) {
+	t.Helper()
+	url := dbtest.NewURL(t)
+	p := newProxy(t, "127.0.0.1:5432")
+	if h := strings.TrimPrefix(dbtest.AdminURL(), "postgres://"); !strings.Contains(h, "127.0.0.1:5432") {
+		t.Skip("the proxy test needs PostgreSQL at 127.0.0.1:5432")
+	}
+	url = strings.Replace(url, "127.0.0.1:5432", fmt.Sprintf("127.0.0.1:%d", p.port()), 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := db.Open(ctx, url, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d, p, url
+}
+
+func TestDatabaseAwayAndBack(t *testing.T) {
+	d, px := proxiedDB(t)
+	b := start(t, d, testConfig(t))
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	sendUDP(t, b.udp, sipPacket(5, withCallID(t, "before@x")).AppendV3(nil))
+	waitCount(t, d, 1, 10*time.Second, `SELECT count(*) FROM sip_messages`)
+
+	px.cut()
+	const n = 500
+	for i := range n {
+		sendStream(t, b.tcp, nil, sipPacket(5, withCallID(t, fmt.Sprintf("down-%d@x", i))).AppendV3(nil))
+	}
+	// Everything accepted while the database is away reaches the spool.
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(b.srv.m.accepted) < n+1 || len(b.srv.queue) > 0 || b.srv.spool.size.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("accepted %v, queued %d, spool %d bytes", counterValue(b.srv.m.accepted), len(b.srv.queue), b.srv.spool.size.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(3 * b.cfg.FlushInterval)
+
+	px.restore()
+	waitCount(t, d, n+1, 20*time.Second, `SELECT count(*) FROM sip_messages`)
+	waitCount(t, d, n, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages WHERE call_id LIKE 'down-%'`)
+	deadline = time.Now().Add(10 * time.Second)
+	for b.srv.spool.size.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool still holds %d bytes after replay", b.srv.spool.size.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a late duplicate would show now
+	if got := count(t, d, `SELECT count(*) FROM sip_messages`); got != n+1 {
+		t.Fatalf("%d rows after replay, want exactly %d", got, n+1)
+	}
+}
+
+func TestSpoolReplayedAcrossRestart(t *testing.T) {
+	d, px, url := proxiedURL(t)
+	cfg := testConfig(t)
+	cfg.ShutdownTimeout = 2 * time.Second
+	b := start(t, d, cfg)
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	px.cut()
+	const n = 300
+	for i := range n {
+		sendUDP(t, b.udp, sipPacket(5, withCallID(t, fmt.Sprintf("restart-%d@x", i))).AppendV3(nil))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(b.srv.m.accepted) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("accepted %v of %d", counterValue(b.srv.m.accepted), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// SIGTERM while the database is away: what is queued goes to the spool.
+	b.stop()
+	if b.srv.spool.size.Load() == 0 {
+		t.Fatal("nothing spooled at shutdown")
+	}
+
+	px.restore()
+	// A new process: new pools, the same spool directory.
+	d2, err := db.Open(context.Background(), url, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d2.Close)
+	b2 := start(t, d2, cfg)
+	waitCount(t, d, n, 20*time.Second, `SELECT count(*) FROM sip_messages WHERE tenant_id = $1`, acme.ID)
+	if b2.srv.spool.size.Load() != 0 {
+		t.Errorf("spool holds %d bytes after the restart's replay", b2.srv.spool.size.Load())
+	}
+}
+
+// A batch replayed after an ambiguous commit (it was written, but the
+// writer did not learn so and spooled it) is skipped.
+func TestReplayedBatchWrittenOnce(t *testing.T) {
+	b := setup(t)
+	acme := MustTenant(t, b.store, "acme")
+	r := getRow()
+	r.kind, r.tenantID, r.captureID = kindSIP, acme.ID, 1
+	r.capturedAt, r.receivedAt = time.Now().UnixMicro(), time.Now().UnixMicro()
+	r.src, r.dst = testSrc, testDst
+	for i := range nFields {
+		r.setText(i, []byte("x"))
+	}
+	bt := &batch{id: newBatchID(), rows: []*row{r}}
+	w := &writer{s: b.srv}
+	if err := w.write(context.Background(), bt); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.write(context.Background(), bt); err != errAlreadyWritten {
+		t.Fatalf("second write: %v, want errAlreadyWritten", err)
+	}
+	if n := count(t, b.db, `SELECT count(*) FROM sip_messages`); n != 1 {
+		t.Fatalf("%d rows, want 1", n)
+	}
+}
+
+func TestSpoolFullIsCounted(t *testing.T) {
+	d, px := proxiedDB(t)
+	cfg := testConfig(t)
+	cfg.SpoolMaxBytes = 4096
+	b := start(t, d, cfg)
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+	px.cut()
+	for i := range 50 {
+		sendUDP(t, b.udp, sipPacket(5, withCallID(t, fmt.Sprintf("full-%d@x", i))).AppendV3(nil))
+	}
+	b.waitDropped(reasonSpoolFull, 1)
+}
