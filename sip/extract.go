@@ -23,7 +23,8 @@ var (
 var DefaultCorrelationHeaders = []string{"X-CID", "X-Call-ID", "P-Charging-Vector"}
 
 // Extractor extracts [Message] fields. It is immutable after [NewExtractor]
-// and safe for concurrent use. The zero value extracts no correlation.
+// and safe for concurrent use. The zero value, and a nil *Extractor, extract
+// no correlation.
 type Extractor struct {
 	corr      []corrHeader
 	corrFirst [256]bool // lower-case first letters of the corr names
@@ -51,6 +52,9 @@ func NewExtractor(correlationHeaders []string) *Extractor {
 	}
 	return x
 }
+
+// noCorrelation stands in for a nil *Extractor.
+var noCorrelation Extractor
 
 // Which single-valued headers were seen: the first occurrence wins, so a
 // second Call-ID or From smuggled further down cannot override the first.
@@ -82,6 +86,9 @@ type parse struct {
 // colon, an unparsable CSeq) are tolerated: the fields they would fill stay
 // empty.
 func (x *Extractor) Extract(b []byte, m *Message) error {
+	if x == nil {
+		x = &noCorrelation
+	}
 	*m = Message{}
 	// RFC 3261 7.5: CRLFs before the start line are ignored; over streams
 	// they are keep-alives.

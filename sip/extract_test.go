@@ -453,6 +453,7 @@ func TestNewExtractor(t *testing.T) {
 	}{
 		{"Nil", NewExtractor(nil), ""},
 		{"ZeroValue", &Extractor{}, ""},
+		{"NilPointer", nil, ""},
 		{"CustomHeaderAnyCase", NewExtractor([]string{" x-LEG ", ""}), "leg7"},
 		{"PCVFirst", NewExtractor([]string{"p-charging-vector", "X-CID"}), "pcv"},
 		{"Absent", NewExtractor([]string{"X-Other"}), ""},
