@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/db/dbtest"
+	"github.com/callscope/callscope/demo"
+	"github.com/callscope/callscope/hep"
 	"github.com/callscope/callscope/redisdb/redistest"
 )
 
@@ -184,6 +186,40 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	}
 	if seen != 3 {
 		t.Fatalf("want query, viewer and console listeners, got:\n%s", out.String())
+	}
+
+	// Ingest: a registered node's demo calls are stored under its tenant.
+	c := &cli{t: t, env: env}
+	c.mustRun("tenant", "create", "acme")
+	c.mustRun("node", "add", "acme", "4242", "--auth-key", "k3y")
+	udp := regexp.MustCompile(`ingest listening on udp://([0-9.:]+)`).FindStringSubmatch(out.String())
+	if udp == nil {
+		t.Fatalf("no ingest UDP address in:\n%s", out.String())
+	}
+	calls := demo.Calls(time.Now().Add(-time.Minute), "serve-test")
+	want := 0
+	for _, call := range calls {
+		for _, m := range call.Messages {
+			if m.Type == hep.PayloadSIP {
+				want++
+			}
+		}
+	}
+	d := dbtest.Open(t, dbURL)
+	got := 0
+	for deadline := time.Now().Add(15 * time.Second); got < want && time.Now().Before(deadline); {
+		// The node map follows changes within seconds: resend until it has.
+		if err := demo.Send(ctx, udp[1], demo.Packets(demo.Node{CaptureID: 4242, AuthKey: "k3y"}, calls)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if err := d.Owner().QueryRow(ctx, `SELECT count(DISTINCT payload) FROM sip_messages
+			WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'acme')`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != want {
+		t.Fatalf("stored %d distinct demo messages, want %d", got, want)
 	}
 	cancel()
 	select {

@@ -18,7 +18,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/ingest"
 	"github.com/callscope/callscope/redisdb"
+	"github.com/callscope/callscope/tenant"
 	"github.com/callscope/callscope/web"
 )
 
@@ -138,9 +140,34 @@ func (a *app) startRole(ctx context.Context, role string) error {
 		web.HealthRoutes(e, a.checks())
 		return a.serveHTTP(role, a.cfg.ConsoleAddr, e)
 	case "ingest":
-		return nil
+		return a.startIngest(ctx)
 	}
 	return fmt.Errorf("unknown role %q", role)
+}
+
+// startIngest binds the HEP listeners and registers the collector.
+func (a *app) startIngest(ctx context.Context) error {
+	srv, err := ingest.New(ingest.Config{
+		HEPAddr: a.cfg.HEPAddr, TLSAddr: a.cfg.HEPTLSAddr, TLSCert: a.cfg.HEPTLSCert, TLSKey: a.cfg.HEPTLSKey,
+		TLSClientCA: a.cfg.HEPTLSClientCA, UDPReadBuffer: a.cfg.UDPReadBuffer,
+		BatchSize: a.cfg.BatchSize, FlushInterval: a.cfg.FlushInterval, QueueSize: a.cfg.QueueSize,
+		SpoolDir: a.cfg.SpoolDir, SpoolMaxBytes: a.cfg.SpoolMaxBytes,
+		CorrelationHeaders: a.cfg.CorrelationHdrs, DedupWindow: a.cfg.DedupWindow,
+	}, a.db, tenant.NewStore(a.db), a.registry, a.log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(ctx); err != nil {
+		return err
+	}
+	udp, tcp, tls := srv.Addrs()
+	fmt.Fprintf(a.stdout, "ingest listening on udp://%s\n", udp)
+	fmt.Fprintf(a.stdout, "ingest listening on tcp://%s\n", tcp)
+	if tls != nil {
+		fmt.Fprintf(a.stdout, "ingest listening on tls://%s\n", tls)
+	}
+	a.services = append(a.services, srv)
+	return nil
 }
 
 // serveHTTP binds addr now and registers a service that serves h on it.

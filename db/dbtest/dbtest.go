@@ -153,3 +153,16 @@ func randomHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Open opens url (from NewURL) as a *db.DB closed when the test ends.
+func Open(tb testing.TB, url string) *db.DB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := db.Open(ctx, url, db.Options{AppMaxConns: 4, OwnerMaxConns: 2})
+	if err != nil {
+		tb.Fatalf("dbtest.Open: %v", err)
+	}
+	tb.Cleanup(d.Close)
+	return d
+}

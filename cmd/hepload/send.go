@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/callscope/callscope/ingest/loadgen"
+)
+
+// dialog is one call or registration in flight: its messages go out one per
+// slot, interleaved with other dialogs, like real traffic.
+type dialog struct {
+	callID    string
+	register  bool
+	next, len int
+	captureID uint32
+	conn      int
+}
+
+// send paces messages at o.rate for o.duration: every millisecond it sends
+// the messages due by then, so bursts stay small and the average is exact.
+func send(ctx context.Context, o options) (*Report, error) {
+	rep := &Report{Prefix: o.prefix, Proto: o.proto, TargetRate: o.rate, PerCaptureID: map[string]int64{}}
+	conns := make([]net.Conn, len(o.captureIDs))
+	for i := range conns {
+		c, err := net.Dial(o.proto, o.addr)
+		if err != nil {
+			return nil, fmt.Errorf("dial %s %s: %w", o.proto, o.addr, err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	perID := make([]int64, len(o.captureIDs))
+	var (
+		active   []*dialog
+		nDialogs int
+		msg, pkt []byte
+		authKey  []byte
+	)
+	if o.authKey != "" {
+		authKey = []byte(o.authKey)
+	}
+	// Keep ~200 dialogs in flight; each contributes one message per turn.
+	const inFlight = 200
+	newDialog := func() *dialog {
+		n := nDialogs
+		nDialogs++
+		d := &dialog{callID: loadgen.CallID(o.prefix, n), conn: n % len(conns)}
+		d.captureID = o.captureIDs[d.conn]
+		if float64(n%1000)/1000 >= o.callsShare {
+			d.register, d.len = true, loadgen.RegisterMessages
+			rep.Registrations++
+		} else {
+			d.len = loadgen.CallMessages
+			rep.Calls++
+		}
+		return d
+	}
+	total := int64(float64(o.rate) * o.duration.Seconds())
+	start := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var sent int64
+	turn := 0
+	for sent < total {
+		select {
+		case <-ctx.Done():
+			total = sent
+			continue
+		case <-tick.C:
+		}
+		due := min(total, int64(time.Since(start).Seconds()*float64(o.rate)))
+		for sent < due {
+			// Finish dialogs that are done, but never start more than needed
+			// to send exactly `total` messages... dialogs may end cut short at
+			// the end of a run: that is reported as sent messages, not calls.
+			for len(active) < inFlight {
+				active = append(active, newDialog())
+			}
+			d := active[turn%len(active)]
+			now := time.Now()
+			var fromCaller bool
+			if d.register {
+				msg, fromCaller = loadgen.RegisterMessage(msg[:0], d.callID, d.next)
+			} else {
+				msg, fromCaller = loadgen.Message(msg[:0], d.callID, d.next)
+			}
+			pkt = loadgen.AppendHEP(pkt[:0], loadgen.Packet{CaptureID: d.captureID, AuthKey: authKey, Time: now, FromCaller: fromCaller}, msg)
+			if _, err := conns[d.conn].Write(pkt); err != nil {
+				rep.SendErrors++
+				if o.proto == "tcp" {
+					return nil, fmt.Errorf("tcp write: %w", err)
+				}
+			} else {
+				sent++
+				perID[d.conn]++
+			}
+			d.next++
+			if d.next == d.len {
+				i := turn % len(active)
+				active[i] = active[len(active)-1]
+				active = active[:len(active)-1]
+			} else {
+				turn++
+			}
+		}
+	}
+	rep.ElapsedSeconds = time.Since(start).Seconds()
+	rep.Messages = sent
+	rep.SentRate = float64(sent) / rep.ElapsedSeconds
+	for i, id := range o.captureIDs {
+		rep.PerCaptureID[strconv.FormatUint(uint64(id), 10)] += perID[i]
+	}
+	return rep, nil
+}
