@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"errors"
+	"github.com/redis/go-redis/v9"
 	"net/netip"
 	"testing"
 	"time"
@@ -56,3 +57,9 @@ func (b *bundle) insert(tb testing.TB, calls ...querytest.Call) {
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func deadRedis(tb testing.TB) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	tb.Cleanup(func() { rdb.Close() })
+	return rdb
+}

@@ -1,0 +1,23 @@
+package query
+
+import (
+	"context"
+
+	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/tenant"
+)
+
+// ActiveTenants adapts a tenant.Store to auth.TenantStatus for the query
+// service's Verifier. Returns NotFound for an unknown slug, as the
+// interface asks.
+func ActiveTenants(ts *tenant.Store) auth.TenantStatus { return activeTenants{ts} }
+
+type activeTenants struct{ ts *tenant.Store }
+
+func (a activeTenants) TenantActive(ctx context.Context, slug string) (bool, error) {
+	t, err := a.ts.BySlug(ctx, slug)
+	if err != nil {
+		return false, err
+	}
+	return t.Active(), nil
+}
