@@ -193,7 +193,14 @@ func startLine(l []byte, m *Message) bool {
 func (x *Extractor) headers(b []byte, pos int, m *Message) {
 	p := parse{corrIdx: len(x.corr)}
 	for pos < len(b) {
-		end, next := lineAt(b, pos)
+		// lineAt, by hand: this loop runs once per header line.
+		end, next := len(b), len(b)
+		if j := bytes.IndexByte(b[pos:], '\n'); j >= 0 {
+			end, next = pos+j, pos+j+1
+		}
+		if end > pos && b[end-1] == '\r' {
+			end--
+		}
 		if end == pos {
 			if next < len(b) {
 				m.Body = b[next:]
