@@ -38,6 +38,7 @@ func commands() []command {
 		{"tenant", "create, list, suspend or resume tenants", cmdTenant},
 		{"node", "register, list and remove capture nodes; list unclaimed capture IDs", cmdNode},
 		{"admin", "create console administrators", cmdAdmin},
+		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
 		{"version", "print the version and commit", cmdVersion},
 	}
 }

@@ -191,7 +191,7 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	// Ingest: a registered node's demo calls are stored under its tenant.
 	c := &cli{t: t, env: env}
 	c.mustRun("tenant", "create", "acme")
-	c.mustRun("node", "add", "acme", "4242", "--auth-key", "k3y")
+	c.mustRun("node", "add", "acme", "4343", "--auth-key", "k3y")
 	udp := regexp.MustCompile(`ingest listening on udp://([0-9.:]+)`).FindStringSubmatch(out.String())
 	if udp == nil {
 		t.Fatalf("no ingest UDP address in:\n%s", out.String())
@@ -209,7 +209,7 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	got := 0
 	for deadline := time.Now().Add(15 * time.Second); got < want && time.Now().Before(deadline); {
 		// The node map follows changes within seconds: resend until it has.
-		if err := demo.Send(ctx, udp[1], demo.Packets(demo.Node{CaptureID: 4242, AuthKey: "k3y"}, calls)); err != nil {
+		if err := demo.Send(ctx, udp[1], demo.Packets(demo.Node{CaptureID: 4343, AuthKey: "k3y"}, calls)); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -220,6 +220,22 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	}
 	if got != want {
 		t.Fatalf("stored %d distinct demo messages, want %d", got, want)
+	}
+
+	// `callscope demo` against the running server provisions and sends.
+	demoEnv := &cli{t: t, env: map[string]string{}}
+	for k, v := range env {
+		demoEnv.env[k] = v
+	}
+	demoEnv.env["CALLSCOPE_HEP_ADDR"] = udp[1]
+	demoOut := demoEnv.mustRun("demo")
+	for _, want := range []string{"tenant \"demo\"", "password", "sent ", "demo-answered-", "console: http://"} {
+		if !strings.Contains(demoOut, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, demoOut)
+		}
+	}
+	if again := demoEnv.mustRun("demo"); !strings.Contains(again, "already exists") {
+		t.Errorf("second demo run:\n%s", again)
 	}
 	cancel()
 	select {

@@ -74,9 +74,8 @@ func send(ctx context.Context, o options) (*Report, error) {
 		}
 		due := min(total, int64(time.Since(start).Seconds()*float64(o.rate)))
 		for sent < due {
-			// Finish dialogs that are done, but never start more than needed
-			// to send exactly `total` messages... dialogs may end cut short at
-			// the end of a run: that is reported as sent messages, not calls.
+			// The run stops at exactly `total` messages, so the last
+			// dialogs may be cut short: messages are what is reported.
 			for len(active) < inFlight {
 				active = append(active, newDialog())
 			}
