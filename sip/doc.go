@@ -10,18 +10,18 @@
 // What a message looks like on the wire (RFC 3261 section 7), and what
 // Extract takes from it:
 //
-//	INVITE sip:bob@biloxi.example.com SIP/2.0\r\n         start line: Method, RequestURI (-> RURIUser)
+//	INVITE sip:bob@biloxi.example.com SIP/2.0\r\n             start line: Method, RequestURI (-> RURIUser)
 //	Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776\r\n   first Via value -> ViaBranch
 //	Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bK1\r\n    (later Vias ignored)
 //	From: "Alice \"A\"" <sip:alice@example.com>;tag=1928\r\n  -> FromUser, FromHost, FromTag
-//	t: <sip:bob@biloxi.example.com>\r\n                      compact form of To
-//	Call-ID: a84b4c76e66710\r\n                              -> CallID (required)
-//	CSeq: 314159 INVITE\r\n                                  -> CSeqNum, CSeqMethod
+//	t: <sip:bob@biloxi.example.com>\r\n                       compact form of To
+//	Call-ID: a84b4c76e66710\r\n                               -> CallID (required)
+//	CSeq: 314159 INVITE\r\n                                   -> CSeqNum, CSeqMethod
 //	Subject: a long value that is\r\n
 //	 folded onto a second line\r\n                          continuation: starts with SP or HTAB
-//	Content-Type: application/sdp\r\n                        -> ContentType, HasSDP
+//	Content-Type: application/sdp\r\n                         -> ContentType, HasSDP
 //	\r\n                                                     empty line: end of headers
-//	v=0\r\n ...                                              -> Body (to the end of the payload)
+//	v=0\r\n ...                                               -> Body (to the end of the payload)
 //
 // Line endings may be CRLF or bare LF (third-party captures use LF only).
 // Content-Length is ignored: the UDP payload boundary is the truth, and a
