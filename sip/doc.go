@@ -18,9 +18,9 @@
 //	Call-ID: a84b4c76e66710\r\n                               -> CallID (required)
 //	CSeq: 314159 INVITE\r\n                                   -> CSeqNum, CSeqMethod
 //	Subject: a long value that is\r\n
-//	 folded onto a second line\r\n                          continuation: starts with SP or HTAB
+//	 folded onto a second line\r\n                            continuation: starts with SP or HTAB
 //	Content-Type: application/sdp\r\n                         -> ContentType, HasSDP
-//	\r\n                                                     empty line: end of headers
+//	\r\n                                                      empty line: end of headers
 //	v=0\r\n ...                                               -> Body (to the end of the payload)
 //
 // Line endings may be CRLF or bare LF (third-party captures use LF only).
