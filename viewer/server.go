@@ -1,0 +1,433 @@
+// Package viewer is callscope's public edge: GET /v/{token} renders one
+// call's ladder for whoever holds the link, in the tenant's iframe. It holds
+// no database credential and no private key: it verifies the token (cheap
+// refusals first, rate limits, revocation in Redis), asks the query service
+// for the call with the token forwarded (query verifies it again and
+// answers only inside its scope), and renders with templ.
+package viewer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/ladder"
+	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/static"
+	"github.com/callscope/callscope/templates"
+	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/web"
+)
+
+// Config is what the viewer needs to know about its surroundings.
+type Config struct {
+	PublicURL    string // base of viewer links, e.g. https://view.example.com
+	QueryURL     string // where the mint API and JWKS are forwarded
+	ServiceToken string // kept for wiring symmetry; the Client carries it
+}
+
+// View is one successful view, for the audit trail.
+type View struct {
+	At       time.Time
+	Tenant   string
+	CallID   string
+	JTI      string
+	Resource string // "page", "text", "pcap"
+	ClientIP netip.Addr
+}
+
+// Auditor records successful views. The auth engineer's audit writer is
+// expected to implement it; until then none is set and nothing is recorded.
+type Auditor interface {
+	AuditView(ctx context.Context, v View) error
+}
+
+// Server serves the public routes.
+type Server struct {
+	cfg      Config
+	qc       *query.Client
+	verifier *auth.Verifier
+	rl       *auth.RateLimiter
+	dir      *Directory
+	log      *slog.Logger
+	prefix   string // path of PublicURL, "" or "/viewer"
+	proxy    *httputil.ReverseProxy
+	audit    Auditor
+}
+
+// New returns the viewer. verifier must resolve keys and tenant status
+// through the query service (a *Directory) and check revocation in Redis;
+// rl applies the public rate limits.
+func New(cfg Config, qc *query.Client, verifier *auth.Verifier, rl *auth.RateLimiter, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, qc: qc, verifier: verifier, rl: rl, log: log}
+	if d, ok := verifier.Keys.(*Directory); ok {
+		s.dir = d
+	} else {
+		s.dir = NewDirectory(qc)
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil {
+		s.prefix = strings.TrimRight(u.Path, "/")
+	}
+	if target, err := url.Parse(cfg.QueryURL); err == nil && target.Host != "" {
+		s.proxy = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				// Rewrite drops the client's own X-Forwarded-* headers:
+				// query sees the address the viewer saw, not one the
+				// client claims.
+				pr.SetXForwarded()
+			},
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				// Neither the URL (it may hold a jti) nor the body is logged.
+				log.WarnContext(r.Context(), "forward to query failed", "err", errors.Unwrap(err), "request_id", web.RequestIDFrom(r.Context()))
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadGateway)
+				_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"service unavailable"}}`))
+			},
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	return s
+}
+
+// SetAuditor sets where successful views are recorded.
+func (s *Server) SetAuditor(a Auditor) { s.audit = a }
+
+// maxForwardBody bounds what the mint API forward accepts from the public.
+const maxForwardBody = 64 << 10
+
+// Routes mounts the public routes on e. Authorization per line: the view
+// token in the path; the mint API's own API key (checked by query); none.
+func (s *Server) Routes(e *echo.Echo) {
+	e.Use(s.securityHeaders)
+	e.GET("/v/:token", s.page)                             // view token
+	e.GET("/v/:token/text", s.text)                        // view token
+	e.GET("/v/:token/pcap", s.pcap)                        // view token with scope pcap
+	e.POST("/api/v1/view-tokens", s.forward)               // API key, checked by query
+	e.DELETE("/api/v1/view-tokens/:jti", s.forward)        // API key, checked by query
+	e.GET("/.well-known/jwks.json", s.forward)             // public
+	e.GET("/static/*", echo.WrapHandler(static.Handler())) // public, content-hashed
+	web.HealthRoutes(e, map[string]web.Check{"query": s.queryReady})
+}
+
+func (s *Server) queryReady(ctx context.Context) error {
+	_, err := s.qc.TenantPublic(ctx, "-readiness-probe-")
+	if callscope.Is(err, callscope.NotFound) || callscope.Is(err, callscope.Invalid) {
+		return nil // query answered
+	}
+	return err
+}
+
+func (s *Server) forward(c echo.Context) error {
+	if s.proxy == nil {
+		return callscope.Errorf(callscope.Unavailable, "query service not configured")
+	}
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForwardBody)
+	s.proxy.ServeHTTP(c.Response(), r)
+	return nil
+}
+
+// Security headers of every response. frame-ancestors starts at 'none' and
+// is opened to a tenant's embed origins only once a token proved which
+// tenant the response belongs to.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", csp(nil))
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// csp builds the policy. Origins were normalised when the tenant saved
+// them; they are checked again here because they land in a header.
+func csp(origins []string) string {
+	fa := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if n, err := tenant.NormalizeOrigin(o); err == nil && n == o {
+			fa = append(fa, o)
+		}
+	}
+	ancestors := "'none'"
+	if len(fa) > 0 {
+		ancestors = strings.Join(fa, " ")
+	}
+	return "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors " + ancestors +
+		"; base-uri 'none'; form-action 'none'"
+}
+
+// wellFormed is the free check before any Redis or crypto: size and the
+// compact JWS alphabet.
+func wellFormed(tok string) bool {
+	if len(tok) == 0 || len(tok) > auth.MaxTokenBytes {
+		return false
+	}
+	dots := 0
+	for i := 0; i < len(tok); i++ {
+		switch ch := tok[i]; {
+		case ch == '.':
+			dots++
+		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}
+
+func (s *Server) clientIP(c echo.Context) netip.Addr {
+	var raw string
+	if c.Echo().IPExtractor != nil {
+		raw = c.RealIP() // the operator configured which proxies to trust
+	} else {
+		raw, _, _ = net.SplitHostPort(c.Request().RemoteAddr)
+	}
+	ip, err := netip.ParseAddr(raw)
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	return ip.Unmap()
+}
+
+// refusal is a page the viewer answers instead of the call.
+type refusal struct {
+	kind       string // templates.ErrorProps.Kind
+	status     int
+	origins    []string
+	retryAfter time.Duration
+}
+
+// admit runs the checks every /v/ resource shares, in order: shape, the
+// IP's invalid-token budget (before any signature work), Verify, then the
+// per-token and per-IP view budgets.
+func (s *Server) admit(c echo.Context, tok string) (*auth.Claims, *refusal) {
+	ctx := c.Request().Context()
+	if !wellFormed(tok) {
+		return nil, &refusal{kind: "invalid", status: http.StatusUnauthorized}
+	}
+	ip := s.clientIP(c)
+	ok, retry, err := s.rl.AllowInvalidAttempt(ctx, ip)
+	if err != nil {
+		return nil, s.unavailable(c, "rate limiter", err)
+	}
+	if !ok {
+		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry}
+	}
+	claims, err := s.verifier.Verify(ctx, tok)
+	if err != nil {
+		outcome := auth.Outcome(err)
+		if outcome == "unavailable" {
+			return nil, s.unavailable(c, "verify", err)
+		}
+		s.log.InfoContext(ctx, "view token refused", "outcome", outcome, "request_id", web.RequestID(c))
+		if err := s.rl.NoteInvalid(ctx, ip); err != nil {
+			s.log.WarnContext(ctx, "note invalid token", "err", err, "request_id", web.RequestID(c))
+		}
+		r := &refusal{kind: "invalid", status: http.StatusUnauthorized}
+		switch outcome {
+		case "expired":
+			r.kind = "expired"
+		case "revoked", "tenant_inactive":
+			r.kind = "revoked"
+		}
+		if outcome == "expired" || outcome == "revoked" {
+			// The signature was good: the tenant may frame its error page.
+			if ac, err := s.verifier.Authentic(ctx, tok); err == nil {
+				if t, err := s.dir.Tenant(ctx, ac.Tenant); err == nil {
+					r.origins = t.EmbedOrigins
+				}
+			}
+		}
+		return nil, r
+	}
+	if ok, retry, err := s.rl.AllowViewToken(ctx, claims.ID); err != nil {
+		return nil, s.unavailable(c, "rate limiter", err)
+	} else if !ok {
+		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry, origins: s.origins(ctx, claims)}
+	}
+	if ok, retry, err := s.rl.AllowViewIP(ctx, ip); err != nil {
+		return nil, s.unavailable(c, "rate limiter", err)
+	} else if !ok {
+		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry, origins: s.origins(ctx, claims)}
+	}
+	return claims, nil
+}
+
+func (s *Server) unavailable(c echo.Context, what string, err error) *refusal {
+	s.log.WarnContext(c.Request().Context(), "view refused: dependency unavailable", "what", what, "err", err, "request_id", web.RequestID(c))
+	return &refusal{kind: "unavailable", status: http.StatusServiceUnavailable}
+}
+
+func (s *Server) origins(ctx context.Context, claims *auth.Claims) []string {
+	t, err := s.dir.Tenant(ctx, claims.Tenant)
+	if err != nil {
+		return nil
+	}
+	return t.EmbedOrigins
+}
+
+// fromQuery turns a query Client error into the page to show.
+func (s *Server) fromQuery(c echo.Context, claims *auth.Claims, err error) *refusal {
+	ctx := c.Request().Context()
+	var te *query.TokenError
+	switch {
+	case callscope.Is(err, callscope.NotFound):
+		return &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(ctx, claims)}
+	case errors.As(err, &te) && te.Code != query.CodeUnavailable:
+		// Revoked between our check and query's, for instance.
+		kind := map[string]string{query.CodeExpired: "expired", query.CodeRevoked: "revoked", query.CodeTenantInactive: "revoked"}[te.Code]
+		if kind == "" {
+			kind = "invalid"
+		}
+		return &refusal{kind: kind, status: http.StatusUnauthorized, origins: te.EmbedOrigins}
+	case callscope.Is(err, callscope.Unavailable):
+		return s.unavailable(c, "query", err)
+	}
+	s.log.ErrorContext(ctx, "view failed", "err", err, "route", c.Path(), "request_id", web.RequestID(c))
+	return &refusal{kind: "internal", status: http.StatusInternalServerError}
+}
+
+func (s *Server) refuse(c echo.Context, r *refusal) error {
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", csp(r.origins))
+	if r.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((r.retryAfter+time.Second-1)/time.Second)))
+	}
+	body, err := templates.Render(c.Request().Context(), templates.ErrorPage(templates.ErrorProps{
+		Kind: r.kind, RequestID: web.RequestID(c), StyleURL: static.URL("app.css"), Theme: theme(c)}))
+	if err != nil {
+		return err
+	}
+	return c.HTMLBlob(r.status, body)
+}
+
+func theme(c echo.Context) string {
+	switch t := c.QueryParam("theme"); t {
+	case "light", "dark":
+		return t
+	}
+	return ""
+}
+
+func (s *Server) record(c echo.Context, claims *auth.Claims, resource string) {
+	if s.audit == nil {
+		return
+	}
+	v := View{At: time.Now().UTC(), Tenant: claims.Tenant, CallID: claims.CallID, JTI: claims.ID, Resource: resource, ClientIP: s.clientIP(c)}
+	if err := s.audit.AuditView(c.Request().Context(), v); err != nil {
+		s.log.WarnContext(c.Request().Context(), "audit view", "err", err, "request_id", web.RequestID(c))
+	}
+}
+
+// viewBase is the page's own path, from which its links are built. The
+// token is already in the address bar; Referrer-Policy keeps it from
+// leaking to anything the page links to.
+func (s *Server) viewBase(tok string) string { return s.prefix + "/v/" + tok }
+
+func (s *Server) page(c echo.Context) error {
+	tok := c.Param("token")
+	claims, r := s.admit(c, tok)
+	if r != nil {
+		return s.refuse(c, r)
+	}
+	ctx := c.Request().Context()
+	call, err := s.qc.ViewCall(ctx, tok)
+	if err != nil {
+		return s.refuse(c, s.fromQuery(c, claims, err))
+	}
+	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
+
+	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
+	group := c.QueryParam("group") == "ip"
+	th := theme(c)
+	msgs, events := call.Ladder()
+	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: max(pageNo, 1)})
+
+	base := s.viewBase(tok)
+	link := func(page int, group bool) string {
+		q := url.Values{}
+		if th != "" {
+			q.Set("theme", th)
+		}
+		if group {
+			q.Set("group", "ip")
+		}
+		if page > 1 {
+			q.Set("page", strconv.Itoa(page))
+		}
+		if len(q) == 0 {
+			return base
+		}
+		return base + "?" + q.Encode()
+	}
+	props := templates.ViewerProps{
+		Title: "SIP call", CallID: call.CallID, Theme: th, Diagram: d, Events: events,
+		TextURL:   base + "/text",
+		PageURL:   func(p int) string { return link(p, group) },
+		StyleURL:  static.URL("app.css"),
+		GroupByIP: group,
+		GroupURL:  link(1, !group),
+	}
+	if claims.HasScope(auth.ScopePCAP) {
+		props.PCAPURL = base + "/pcap"
+	}
+	body, err := templates.Render(ctx, templates.ViewerPage(props))
+	if err != nil {
+		s.log.ErrorContext(ctx, "render failed", "err", err, "request_id", web.RequestID(c))
+		return s.refuse(c, &refusal{kind: "internal", status: http.StatusInternalServerError, origins: call.Tenant.EmbedOrigins})
+	}
+	s.record(c, claims, "page")
+	return c.HTMLBlob(http.StatusOK, body)
+}
+
+func (s *Server) text(c echo.Context) error {
+	tok := c.Param("token")
+	claims, r := s.admit(c, tok)
+	if r != nil {
+		return s.refuse(c, r)
+	}
+	body, err := s.qc.ViewText(c.Request().Context(), tok)
+	if err != nil {
+		return s.refuse(c, s.fromQuery(c, claims, err))
+	}
+	c.Response().Header().Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))
+	s.record(c, claims, "text")
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", body)
+}
+
+// pcap answers a token without scope pcap with the not-found page, as
+// query does: the page never links the download for such a token.
+func (s *Server) pcap(c echo.Context) error {
+	tok := c.Param("token")
+	claims, r := s.admit(c, tok)
+	if r != nil {
+		return s.refuse(c, r)
+	}
+	if !claims.HasScope(auth.ScopePCAP) {
+		return s.refuse(c, &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(c.Request().Context(), claims)})
+	}
+	body, err := s.qc.ViewPCAP(c.Request().Context(), tok)
+	if err != nil {
+		return s.refuse(c, s.fromQuery(c, claims, err))
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))
+	h.Set("Content-Disposition", `attachment; filename="call.pcap"`)
+	s.record(c, claims, "pcap")
+	return c.Blob(http.StatusOK, "application/vnd.tcpdump.pcap", body)
+}
