@@ -130,8 +130,8 @@ func TestRefusedTokens(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, token, kind string
-		status          int
-		ancestors       string
+		status            int
+		ancestors         string
 	}{
 		{"AlgNone", rawToken(stranger, `{"alg":"none","typ":"call-view+jwt","kid":"`+b.server.KID+`"}`, claimsJSON), "invalid", 401, "'none'"},
 		{"AlgHS256", rawToken(stranger, `{"alg":"HS256","typ":"call-view+jwt","kid":"`+b.server.KID+`"}`, claimsJSON), "invalid", 401, "'none'"},
