@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -240,3 +241,5 @@ func deadRedis(tb testing.TB) *redis.Client {
 	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
