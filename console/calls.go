@@ -1,0 +1,337 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/ladder"
+	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/tenant"
+)
+
+// Times in console forms are UTC, as <input type="datetime-local"> sends
+// them (no zone); RFC 3339 is accepted too for pasted values.
+const formTime = "2006-01-02T15:04"
+
+func parseFormTime(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	for _, layout := range []string{formTime, "2006-01-02T15:04:05", time.RFC3339Nano} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func fmtFormTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02T15:04:05")
+}
+
+// SearchForm is the search form exactly as the admin typed it, so an error
+// never loses what was entered.
+type SearchForm struct {
+	Tenant, From, To, CallID, CorrelationID, FromUser, ToUser, RURIUser string
+	IP, Method, Status, UserAgent, CaptureID, Limit, Cursor             string
+}
+
+func searchFormFrom(q url.Values) SearchForm {
+	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
+	return SearchForm{Tenant: g("tenant"), From: g("from"), To: g("to"), CallID: g("call_id"),
+		CorrelationID: g("correlation_id"), FromUser: g("from_user"), ToUser: g("to_user"), RURIUser: g("ruri_user"),
+		IP: g("ip"), Method: g("method"), Status: g("status"), UserAgent: g("user_agent"),
+		CaptureID: g("capture_id"), Limit: g("limit"), Cursor: g("cursor")}
+}
+
+// values encodes the form for links (the next page keeps every filter).
+func (f SearchForm) values() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"tenant": f.Tenant, "from": f.From, "to": f.To, "call_id": f.CallID,
+		"correlation_id": f.CorrelationID, "from_user": f.FromUser, "to_user": f.ToUser, "ruri_user": f.RURIUser,
+		"ip": f.IP, "method": f.Method, "status": f.Status, "user_agent": f.UserAgent, "capture_id": f.CaptureID,
+		"limit": f.Limit} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// filter turns the form into a query.Filter, collecting one message per
+// field at fault.
+func (f SearchForm) filter() (query.Filter, map[string]string) {
+	errs := map[string]string{}
+	qf := query.Filter{CallID: f.CallID, CorrelationID: f.CorrelationID, FromUser: f.FromUser, ToUser: f.ToUser,
+		RURIUser: f.RURIUser, IP: f.IP, Method: strings.ToUpper(f.Method), UserAgent: f.UserAgent, Cursor: f.Cursor}
+	var ok bool
+	if qf.From, ok = parseFormTime(f.From); !ok {
+		errs["from"] = "Enter a time such as 2026-03-01T09:00 (UTC)."
+	}
+	if qf.To, ok = parseFormTime(f.To); !ok {
+		errs["to"] = "Enter a time such as 2026-03-01T10:00 (UTC)."
+	}
+	num := func(field, v string, lo, hi int64, msg string) int64 {
+		if v == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < lo || n > hi {
+			errs[field] = msg
+		}
+		return n
+	}
+	qf.TenantID = num("tenant", f.Tenant, 0, 1<<62, "Choose a tenant from the list.")
+	qf.Status = int(num("status", f.Status, 100, 699, "A SIP status code is between 100 and 699."))
+	qf.Limit = int(num("limit", f.Limit, 1, query.MaxLimit, "Between 1 and "+strconv.Itoa(query.MaxLimit)+"."))
+	if f.CaptureID != "" {
+		if id := num("capture_id", f.CaptureID, 0, 0xFFFFFFFF, "A capture ID is a number from 0 to 4294967295."); errs["capture_id"] == "" {
+			u := uint32(id)
+			qf.CaptureID = &u
+		}
+	}
+	if len(errs) == 0 {
+		if err := qf.Validate(); err != nil {
+			field, msg := callscope.Public(err)
+			errs[formField(field)] = sentence(msg)
+		}
+	}
+	return qf, errs
+}
+
+// formField maps a query field name to the console form's.
+func formField(f string) string {
+	switch f {
+	case "tenant_id":
+		return "tenant"
+	case "":
+		return "form"
+	}
+	return f
+}
+
+// sentence capitalises a store's message for display.
+func sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
+}
+
+// SearchProps is the calls page.
+type SearchProps struct {
+	Chrome
+	Form        SearchForm
+	Errors      map[string]string
+	Tenants     []tenant.Tenant
+	Calls       []query.CallSummary
+	Searched    bool
+	NextURL     string
+	Unavailable string
+}
+
+func (s *Server) searchPage(c echo.Context) error {
+	f := searchFormFrom(c.QueryParams())
+	p := SearchProps{Chrome: s.page(c, "Calls", "calls"), Form: f, Errors: map[string]string{}}
+	tenants, err := s.tenants.List(ctx(c))
+	if err != nil {
+		return err
+	}
+	p.Tenants = tenants
+	if f.From == "" && f.To == "" {
+		// First visit: the last 24 hours, which is what people look for.
+		now := s.now().UTC().Truncate(time.Minute)
+		p.Form.From, p.Form.To = now.Add(-24*time.Hour).Format(formTime), now.Add(time.Minute).Format(formTime)
+	}
+	if s.calls == nil {
+		p.Unavailable = "Search is unavailable: this console has no query service configured."
+		return s.render(c, http.StatusOK, SearchPage(p))
+	}
+	qf, errs := p.Form.filter()
+	if len(errs) > 0 {
+		p.Errors = errs
+		return s.render(c, http.StatusBadRequest, SearchPage(p))
+	}
+	calls, next, err := s.calls.Search(ctx(c), qf)
+	if callscope.Is(err, callscope.Invalid) {
+		field, msg := callscope.Public(err)
+		p.Errors[formField(field)] = sentence(msg)
+		return s.render(c, http.StatusBadRequest, SearchPage(p))
+	}
+	if callscope.Is(err, callscope.Unavailable) {
+		p.Unavailable = "The query service is not answering right now; try again in a moment."
+		return s.render(c, http.StatusServiceUnavailable, SearchPage(p))
+	}
+	if err != nil {
+		return err
+	}
+	p.Calls, p.Searched = calls, true
+	if next != "" {
+		q := p.Form.values()
+		q.Set("cursor", next)
+		p.NextURL = "/calls?" + q.Encode()
+	}
+	return s.render(c, http.StatusOK, SearchPage(p))
+}
+
+// callRef names one call of one tenant inside a window: the parameters of
+// the call page and its downloads.
+type callRef struct {
+	TenantID int64
+	CallID   string
+	From, To time.Time
+}
+
+func (r callRef) values() url.Values {
+	return url.Values{"tenant": {strconv.FormatInt(r.TenantID, 10)}, "call_id": {r.CallID},
+		"from": {r.From.UTC().Format(time.RFC3339)}, "to": {r.To.UTC().Format(time.RFC3339)}}
+}
+
+// callLink is the call page of a search result: its window widened by
+// query.LegWindow each way so the correlated legs are found too.
+func callLink(cs query.CallSummary) string {
+	r := callRef{TenantID: cs.TenantID, CallID: cs.CallID,
+		From: cs.First.Add(-query.LegWindow).Truncate(time.Second), To: cs.Last.Add(query.LegWindow + time.Second).Truncate(time.Second)}
+	return "/calls/view?" + r.values().Encode()
+}
+
+func parseCallRef(c echo.Context) (callRef, error) {
+	var r callRef
+	tid, err := strconv.ParseInt(c.QueryParam("tenant"), 10, 64)
+	if err != nil || tid <= 0 {
+		return r, callscope.FieldError("tenant", "choose a tenant")
+	}
+	r.TenantID, r.CallID = tid, c.QueryParam("call_id")
+	if r.CallID == "" {
+		return r, callscope.FieldError("call_id", "a Call-ID is required")
+	}
+	var ok1, ok2 bool
+	r.From, ok1 = parseFormTime(c.QueryParam("from"))
+	r.To, ok2 = parseFormTime(c.QueryParam("to"))
+	if !ok1 || !ok2 || r.To.Before(r.From) {
+		return r, callscope.FieldError("window", "the time window is not valid")
+	}
+	return r, nil
+}
+
+func (s *Server) needCalls() error {
+	if s.calls == nil {
+		return callscope.Errorf(callscope.Unavailable, "The query service is not configured.")
+	}
+	return nil
+}
+
+// CallProps is the call page.
+type CallProps struct {
+	Chrome
+	Ref       callRef
+	Call      *query.Call
+	Diagram   ladder.Diagram
+	Events    []ladder.Event
+	GroupByIP bool
+	PageURL   func(int) string
+	GroupURL  string
+	TextURL   string
+	PCAPURL   string
+	Share     ShareForm
+	CanShare  bool
+}
+
+func (s *Server) callPage(c echo.Context) error {
+	if err := s.needCalls(); err != nil {
+		return err
+	}
+	ref, err := parseCallRef(c)
+	if err != nil {
+		return err
+	}
+	call, err := s.calls.Call(ctx(c), ref.TenantID, ref.CallID, ref.From, ref.To)
+	if err != nil {
+		return err
+	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	group := c.QueryParam("group") == "ip"
+	msgs, events := call.Ladder()
+	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: page})
+	base := ref.values()
+	withPage := func(p int) string {
+		q := ref.values()
+		if group {
+			q.Set("group", "ip")
+		}
+		q.Set("page", strconv.Itoa(p))
+		return "/calls/view?" + q.Encode()
+	}
+	flip := ref.values()
+	if !group {
+		flip.Set("group", "ip")
+	}
+	p := CallProps{
+		Chrome: s.page(c, "Call "+shorten(ref.CallID, 40), "calls"), Ref: ref, Call: call, Diagram: d, Events: events,
+		GroupByIP: group, PageURL: withPage, GroupURL: "/calls/view?" + flip.Encode(),
+		TextURL: "/calls/text?" + base.Encode(), PCAPURL: "/calls/pcap?" + base.Encode(),
+		CanShare: s.stores.Minter != nil,
+		Share: ShareForm{Tenant: strconv.FormatInt(ref.TenantID, 10), CallID: ref.CallID,
+			From: fmtFormTime(ref.From), To: fmtFormTime(ref.To), TTL: "15m"},
+	}
+	return s.render(c, http.StatusOK, CallPage(p))
+}
+
+// downloadName is a safe file name for a call: the Call-ID is
+// attacker-controlled, so only a conservative alphabet survives.
+func downloadName(callID, ext string) string {
+	var b strings.Builder
+	for _, r := range shorten(callID, 60) {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "call." + ext
+	}
+	return "call-" + b.String() + "." + ext
+}
+
+func (s *Server) callPCAP(c echo.Context) error { return s.download(c, "pcap") }
+func (s *Server) callText(c echo.Context) error { return s.download(c, "txt") }
+
+func (s *Server) download(c echo.Context, ext string) error {
+	if err := s.needCalls(); err != nil {
+		return err
+	}
+	ref, err := parseCallRef(c)
+	if err != nil {
+		return err
+	}
+	get, ctype := s.calls.Text, "text/plain; charset=utf-8"
+	if ext == "pcap" {
+		get, ctype = s.calls.PCAP, "application/vnd.tcpdump.pcap"
+	}
+	b, err := get(ctx(c), ref.TenantID, ref.CallID, ref.From, ref.To)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+downloadName(ref.CallID, ext)+`"`)
+	return c.Blob(http.StatusOK, ctype, b)
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,66 @@
+package console
+
+import (
+	"context"
+	"time"
+
+	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/tenant"
+)
+
+// The console's view of its collaborators: the smallest interfaces it uses
+// (STYLE.md #3). *query.Client implements Calls; *auth.APIKeys,
+// *auth.TenantKeys, *auth.Minter, *auth.Tokens and *auth.AuditWriter the
+// rest. Every tenant-owned method takes the tenant id and answers NotFound
+// for another tenant's row.
+
+// Calls is what the call pages need of the query service.
+type Calls interface {
+	Search(ctx context.Context, f query.Filter) ([]query.CallSummary, string, error)
+	Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*query.Call, error)
+	PCAP(ctx context.Context, tenantID int64, callID string, from, to time.Time) ([]byte, error)
+	Text(ctx context.Context, tenantID int64, callID string, from, to time.Time) ([]byte, error)
+}
+
+// APIKeyStore keeps tenants' API keys; CreateAPIKey returns the plaintext,
+// which the console shows once.
+type APIKeyStore interface {
+	CreateAPIKey(ctx context.Context, tenantID int64, name string) (string, auth.APIKey, error)
+	ListAPIKeys(ctx context.Context, tenantID int64) ([]auth.APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenantID int64, prefix string) error
+}
+
+// TenantKeyStore keeps tenants' registered public keys.
+type TenantKeyStore interface {
+	AddTenantKey(ctx context.Context, tenantID int64, jwk []byte) (auth.TenantKey, error)
+	ListTenantKeys(ctx context.Context, tenantID int64) ([]auth.TenantKey, error)
+	DisableTenantKey(ctx context.Context, tenantID int64, kid string) error
+}
+
+// LinkMinter signs viewer links ("share this call").
+type LinkMinter interface {
+	Mint(ctx context.Context, t tenant.Tenant, r auth.MintRequest) (string, auth.Claims, error)
+	URL(token string) string
+}
+
+// LinkStore lists and revokes the viewer links the server issued.
+type LinkStore interface {
+	ListTokens(ctx context.Context, tenantID int64, f auth.TokenFilter) ([]auth.IssuedToken, error)
+	RevokeToken(ctx context.Context, tenantID int64, jti string) error
+	RevokeAllTenantTokens(ctx context.Context, tenantID int64) (time.Time, error)
+}
+
+// ViewAudit lists who opened a tenant's links.
+type ViewAudit interface {
+	ListAudit(ctx context.Context, tenantID int64, limit int) ([]auth.AuditRecord, error)
+}
+
+var (
+	_ Calls          = (*query.Client)(nil)
+	_ APIKeyStore    = (*auth.APIKeys)(nil)
+	_ TenantKeyStore = (*auth.TenantKeys)(nil)
+	_ LinkMinter     = (*auth.Minter)(nil)
+	_ LinkStore      = (*auth.Tokens)(nil)
+	_ ViewAudit      = (*auth.AuditWriter)(nil)
+)
