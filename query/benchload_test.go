@@ -1,0 +1,143 @@
+package query_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/querytest"
+	"github.com/callscope/callscope/tenant"
+)
+
+// benchURL is the database the 10-million-message benchmarks reuse.
+func benchURL() string {
+	if u := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable"
+}
+
+// benchDay is the UTC day the generator fills.
+var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+
+// TestLoadBenchDatabase fills callscope_bench with ~10 million messages:
+// 1.43 million 7-message calls spread over one day across 20 tenants, the
+// volume of an operator with ~100 calls per second at peak. It runs only
+// with CALLSCOPE_BENCH_LOAD=1 and takes minutes:
+//
+//	CALLSCOPE_BENCH_LOAD=1 go test -run TestLoadBenchDatabase -timeout 2h ./query/
+func TestLoadBenchDatabase(t *testing.T) {
+	if os.Getenv("CALLSCOPE_BENCH_LOAD") != "1" {
+		t.Skip("set CALLSCOPE_BENCH_LOAD=1 to (re)build callscope_bench")
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, benchURL(), db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.EnsurePartitions(ctx, benchDay.Add(-24*time.Hour), benchDay.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ts := tenant.NewStore(d)
+	var ids []int64
+	for i := range 20 {
+		slug := fmt.Sprintf("bench-%02d", i)
+		tn, err := ts.BySlug(ctx, slug)
+		if err != nil {
+			tn, err = ts.Create(ctx, tenant.New{Slug: slug})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tn.ID)
+	}
+	const calls = 1_430_000
+	step := 24 * time.Hour / calls
+	batch := make([]querytest.Row, 0, 70000)
+	for i := range calls {
+		c := querytest.Call{TenantID: ids[i%len(ids)], CallID: fmt.Sprintf("bench-%d@10.1.%d.%d", i, i%250, i%200),
+			Start: benchDay.Add(time.Duration(i) * step), FromUser: fmt.Sprintf("+44%010d", i), ToUser: fmt.Sprintf("+1555%07d", i%9_999_999),
+			Caller: ap(fmt.Sprintf("10.1.%d.%d:5060", i%250, 1+i%200)), Callee: ap("10.2.0.1:5060")}
+		if i%4 == 0 {
+			c.Status = 486
+			c.XCID = fmt.Sprintf("corr-%d", i)
+		}
+		batch = append(batch, c.Rows()...)
+		if len(batch) >= 63000 {
+			if err := querytest.Copy(ctx, d.Owner(), batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := querytest.Copy(ctx, d.Owner(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Owner().Exec(ctx, "ANALYZE sip_messages"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkSearchBench measures admin search over the 24 h of the bench
+// database (skipped unless it exists): by from-user prefix and by number
+// suffix, one tenant and across tenants.
+func BenchmarkSearchBench(b *testing.B) {
+	ctx := context.Background()
+	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
+		b.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
+	}
+	d, err := db.Open(ctx, benchURL(), db.Options{})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer d.Close()
+	s := query.NewStore(d)
+	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	if err != nil {
+		b.Skip(err)
+	}
+	from, to := benchDay, benchDay.Add(24*time.Hour)
+	for _, tc := range []struct {
+		name string
+		f    query.Filter
+	}{
+		{"FromUserExact", query.Filter{From: from, To: to, TenantID: tn.ID, FromUser: "+440000123403"}},
+		{"FromUserPrefix", query.Filter{From: from, To: to, TenantID: tn.ID, FromUser: "+4400001234*"}},
+		{"NumberSuffix", query.Filter{From: from, To: to, TenantID: tn.ID, FromUser: "*0123403"}},
+		{"NumberSuffixAllTenants", query.Filter{From: from, To: to, FromUser: "*0123403"}},
+		{"ToUserSuffixAllTenants", query.Filter{From: from, To: to, ToUser: "*123403"}},
+		{"LatestAllTenants", query.Filter{From: from, To: to}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := s.Search(ctx, tc.f); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSearch measures a suffix search on the 20k-call test table.
+func BenchmarkSearch(b *testing.B) {
+	bb := setup(b)
+	var rows []querytest.Row
+	for i := range 5000 {
+		rows = append(rows, querytest.Call{TenantID: bb.acme.ID, CallID: fmt.Sprintf("s-%d", i), Start: t0.Add(time.Duration(i) * time.Second),
+			FromUser: fmt.Sprintf("+4420%07d", i)}.Rows()...)
+	}
+	querytest.MustInsert(b, bb.db.Owner(), rows...)
+	bb.db.Owner().Exec(context.Background(), "ANALYZE sip_messages")
+	f := query.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: bb.acme.ID, FromUser: "*0001234"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := bb.store.Search(context.Background(), f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
