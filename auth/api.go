@@ -57,7 +57,7 @@ type mintBody struct {
 	CallID      string          `json:"call_id"`
 	WindowStart string          `json:"window_start"`
 	WindowEnd   string          `json:"window_end"`
-	TTLSeconds  json.Number     `json:"ttl_seconds"`
+	TTLSeconds  json.RawMessage `json:"ttl_seconds"`
 	Scopes      json.RawMessage `json:"scopes"`
 }
 
@@ -104,7 +104,6 @@ func (a *API) mint(c echo.Context) error {
 func parseMintBody(r io.Reader) (MintRequest, error) {
 	var b mintBody
 	dec := json.NewDecoder(io.LimitReader(r, maxMintBody+1))
-	dec.UseNumber()
 	if err := dec.Decode(&b); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -121,7 +120,8 @@ func parseMintBody(r io.Reader) (MintRequest, error) {
 	if req.WindowEnd, err = parseTime("window_end", b.WindowEnd); err != nil {
 		return req, err
 	}
-	if b.TTLSeconds != "" {
+	if len(b.TTLSeconds) > 0 && string(b.TTLSeconds) != "null" {
+		// A JSON number only: "600" in quotes is refused, not guessed at.
 		n, err := strconv.ParseInt(string(b.TTLSeconds), 10, 64)
 		if err != nil || n <= 0 || n > math.MaxInt64/int64(time.Second) {
 			return req, fieldErr("ttl_seconds", "must be a positive whole number of seconds")

@@ -144,7 +144,7 @@ func (s *APIKeys) touch(ctx context.Context, k APIKey) error {
 	err := s.db.InTenant(ctx, k.TenantID, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `/* APIKeys.touch */
 			UPDATE api_keys SET last_used_at = $3
-			WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $3 - interval '1 minute')`,
+			WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at < $3::timestamptz - interval '1 minute')`,
 			k.TenantID, k.ID, now)
 		return err
 	})

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -98,18 +99,22 @@ func (w *AuditWriter) Dropped() uint64 { return w.drops.Load() }
 // Written is how many rows reached PostgreSQL.
 func (w *AuditWriter) Written() uint64 { return w.rows.Load() }
 
-// Run writes batches until ctx ends, then flushes what was queued (bounded
-// by ten seconds) and returns. A batch that fails is dropped and counted;
+// Run writes batches until ctx ends, then flushes what was queued and
+// returns; each batch write is bounded by ten seconds. A batch that fails is dropped and counted;
 // Run only returns the error of the final flush.
 func (w *AuditWriter) Run(ctx context.Context) error {
 	t := time.NewTicker(w.opt.FlushInterval)
 	defer t.Stop()
 	batch := make([]AuditEntry, 0, w.opt.BatchSize)
-	flush := func(ctx context.Context) error {
+	// Writes outlive ctx: a batch already taken off the queue is written
+	// even when shutdown began meanwhile, within a bound of its own.
+	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := w.write(ctx, batch)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		err := w.write(wctx, batch)
 		if err != nil {
 			w.drops.Add(uint64(len(batch)))
 			w.fails.Add(1)
@@ -122,33 +127,26 @@ func (w *AuditWriter) Run(ctx context.Context) error {
 		case e := <-w.ch:
 			batch = append(batch, e)
 			if len(batch) >= w.opt.BatchSize {
-				_ = flush(ctx)
+				_ = flush()
 			}
 		case <-t.C:
-			_ = flush(ctx)
+			_ = flush()
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			var last error
-			for {
+			var errs []error
+			for drained := false; !drained; {
 				select {
 				case e := <-w.ch:
 					batch = append(batch, e)
 					if len(batch) >= w.opt.BatchSize {
-						if err := flush(fctx); err != nil {
-							last = err
-						}
+						errs = append(errs, flush())
 					}
-					continue
 				default:
+					drained = true
 				}
-				break
 			}
-			if err := flush(fctx); err != nil {
-				last = err
-			}
-			if last != nil {
-				return fmt.Errorf("auth.AuditWriter.Run: final flush: %w", last)
+			errs = append(errs, flush())
+			if err := errors.Join(errs...); err != nil {
+				return fmt.Errorf("auth.AuditWriter.Run: final flush: %w", err)
 			}
 			return nil
 		}
@@ -226,3 +224,6 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Failures is how many batch writes failed (their rows count as dropped).
+func (w *AuditWriter) Failures() uint64 { return w.fails.Load() }

@@ -106,3 +106,11 @@ func publicJWK(tb testing.TB, pub crypto.PublicKey, kid string) []byte {
 	}
 	return b
 }
+
+func suspend(tb testing.TB, b *pgBundle, tenantID int64) {
+	tb.Helper()
+	s := tenant.Suspended
+	if _, err := b.tenants.Update(context.Background(), tenantID, tenant.Update{Status: &s}); err != nil {
+		tb.Fatal(err)
+	}
+}
