@@ -1,0 +1,77 @@
+package console_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestScreenshots renders a few pages in headless Chromium for a person to
+// look at. It runs only with CONSOLE_SCREENSHOTS=<dir>: it needs Chromium
+// and its output is judged by eye, not asserted.
+func TestScreenshots(t *testing.T) {
+	dir := os.Getenv("CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set CONSOLE_SCREENSHOTS=<dir> to take screenshots")
+	}
+	b := setup(t)
+	now := b.clock.Now().Truncate(time.Second)
+	b.insertCall(t, b.acme, "a84b4c76e66710@pbx.acme.example", now.Add(-2*time.Hour), 200)
+	b.insertCall(t, b.beta, "77f1-busy@beta", now.Add(-time.Hour), 486)
+	br := b.MustAdminBrowser(t)
+	u, _ := url.Parse(b.srv.URL)
+	sid := cookieValue(br.hc.Jar.Cookies(u), "callscope_session")
+	// Chromium's --screenshot cannot log in: a proxy adds the session cookie.
+	target, _ := url.Parse(b.srv.URL)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.AddCookie(&http.Cookie{Name: "callscope_session", Value: sid})
+		r.URL.Scheme, r.URL.Host, r.Host = target.Scheme, target.Host, target.Host
+		r.RequestURI = ""
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			w.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer proxy.Close()
+	link, _ := br.get("/calls").testid("call-link").Attr("href")
+	pages := map[string]string{
+		"calls": "/calls", "call": link, "tenants": "/tenants", "tenant": "/tenants/acme",
+		"nodes": "/nodes", "keys": "/tenants/acme/keys", "links": "/tenants/acme/links",
+		"search-error": "/calls?from=yesterday&to=" + url.QueryEscape(now.Format("2006-01-02T15:04")) + "&status=999",
+	}
+	for name, path := range pages {
+		out := filepath.Join(dir, name+".png")
+		cmd := exec.Command("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--disable-component-update", "--no-first-run", "--disable-sync", "--hide-scrollbars",
+			"--window-size=1280,"+strconv.Itoa(1000), "--screenshot="+out, proxy.URL+path)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, b)
+		}
+	}
+	// The login page needs no cookie.
+	cmd := exec.Command("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+		"--window-size=1280,700", "--screenshot="+filepath.Join(dir, "login.png"), b.srv.URL+"/login")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("login: %v\n%s", err, out)
+	}
+}
