@@ -116,6 +116,15 @@ var listeningRe = regexp.MustCompile(`^(\w+) listening on (\w+)://(\S+)$`)
 // logged when the test failed.
 func startCallscope(t *testing.T) *Callscope {
 	t.Helper()
+	c := newCallscope(t)
+	c.Start(t)
+	return c
+}
+
+// newCallscope prepares a server on a fresh migrated database without
+// starting it, so that a test can provision through the CLI first.
+func newCallscope(t *testing.T) *Callscope {
+	t.Helper()
 	needPeers(t)
 	buildCallscope(t)
 	dbURL := dbtest.NewURL(t)
@@ -134,8 +143,14 @@ func startCallscope(t *testing.T) *Callscope {
 		"CALLSCOPE_FLUSH_INTERVAL=50ms",
 		"CALLSCOPE_LOG_LEVEL=debug",
 	}
-	c := &Callscope{Env: env, DatabaseURL: dbURL, HEPAddr: hepAddr, Listening: map[string]string{}}
+	return &Callscope{Env: env, DatabaseURL: dbURL, HEPAddr: hepAddr, Listening: map[string]string{}}
+}
 
+// Start runs `callscope serve` and returns once it printed that it is
+// ready. Cleanup stops it with SIGTERM and fails the test unless it exits
+// cleanly; its stderr is logged when the test failed.
+func (c *Callscope) Start(t *testing.T) {
+	t.Helper()
 	logDir := t.TempDir()
 	stderrPath := filepath.Join(logDir, "callscope.stderr")
 	stderr, err := os.Create(stderrPath)
@@ -143,7 +158,7 @@ func startCallscope(t *testing.T) *Callscope {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(callscopeBin, "serve")
-	cmd.Env = append(baseEnv(), env...)
+	cmd.Env = append(baseEnv(), c.Env...)
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -212,7 +227,6 @@ func startCallscope(t *testing.T) *Callscope {
 	outMu.Lock()
 	t.Logf("callscope serve is ready: %v", c.Listening)
 	outMu.Unlock()
-	return c
 }
 
 // CLI runs a callscope subcommand with the server's environment, as an
