@@ -235,3 +235,8 @@ func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
+
+// DefaultRedisPrefix namespaces callscope's revocation and rate-limit keys
+// in Redis. The serve wiring and the CLI must use the same prefix, or a
+// revocation made by one would be invisible to the other.
+const DefaultRedisPrefix = "callscope:"

@@ -38,6 +38,9 @@ func commands() []command {
 		{"tenant", "create, list, suspend or resume tenants", cmdTenant},
 		{"node", "register, list and remove capture nodes; list unclaimed capture IDs", cmdNode},
 		{"admin", "create console administrators", cmdAdmin},
+		{"key", "tenant public keys for client-signed tokens; rotate or retire the server's signing key", cmdKey},
+		{"apikey", "create, list and revoke orchestrators' API keys", cmdAPIKey},
+		{"token", "mint a viewer link, list live links, revoke one or all of a tenant's", cmdToken},
 		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
 		{"version", "print the version and commit", cmdVersion},
 	}
