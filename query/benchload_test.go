@@ -13,18 +13,19 @@ import (
 	"github.com/callscope/callscope/tenant"
 )
 
-// benchURL is the database the 10-million-message benchmarks reuse.
+// benchURL is the database the 10-million-message benchmarks reuse. It is
+// not callscope_bench: ingest's hepload drops and recreates that one.
 func benchURL() string {
 	if u := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable"
+	return "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
 }
 
 // benchDay is the UTC day the generator fills.
 var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 
-// TestLoadBenchDatabase fills callscope_bench with ~10 million messages:
+// TestLoadBenchDatabase fills callscope_bench_query with ~10 million messages:
 // 1.43 million 7-message calls spread over one day across 20 tenants, the
 // volume of an operator with ~100 calls per second at peak. It runs only
 // with CALLSCOPE_BENCH_LOAD=1 and takes minutes:
@@ -32,7 +33,7 @@ var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 //	CALLSCOPE_BENCH_LOAD=1 go test -run TestLoadBenchDatabase -timeout 2h ./query/
 func TestLoadBenchDatabase(t *testing.T) {
 	if os.Getenv("CALLSCOPE_BENCH_LOAD") != "1" {
-		t.Skip("set CALLSCOPE_BENCH_LOAD=1 to (re)build callscope_bench")
+		t.Skip("set CALLSCOPE_BENCH_LOAD=1 to (re)build callscope_bench_query")
 	}
 	ctx := context.Background()
 	d, err := db.Open(ctx, benchURL(), db.Options{})
