@@ -29,9 +29,10 @@ func TestRevocations(t *testing.T) {
 		if got, err := r.CheckRevoked(ctx, "acme", "j2", testNow); err != nil || got {
 			t.Errorf("CheckRevoked(j2) = %v, %v; want false", got, err)
 		}
-		// TTL = remaining lifetime + MaxLeeway.
+		// TTL = remaining lifetime + MaxLeeway, read back a moment later
+		// (Redis counts down from the SET, so allow for a slow machine).
 		d := ttl("rev:{acme}:j1")
-		if want := 10*time.Minute + auth.MaxLeeway; d < want || d > want+time.Second {
+		if want := 10*time.Minute + auth.MaxLeeway; d < want-5*time.Second || d > want+time.Second {
 			t.Errorf("TTL = %s, want ~%s", d, want)
 		}
 	})
