@@ -13,6 +13,11 @@
 //	         "call_id":..., "window_start":N, "window_end":N, "iat":N, "exp":N,
 //	         "jti":..., "nbf":N (optional), "scp":[...] (optional)}
 //
-// Storage lives elsewhere: PostgreSQL-backed stores implement KeyResolver and
-// TenantStatus; this package only declares what it needs from them.
+// The verification core (Verifier, Mint, Revocations) declares the small
+// interfaces it needs (KeyResolver, TenantStatus, RevocationChecker). The
+// PostgreSQL-backed stores that implement them live beside it, each with a
+// short in-memory cache: KeyStore (server signing keys, sealed at rest),
+// TenantKeys, TenantStatusCache; and the rest of the token life cycle:
+// APIKeys, Minter, Tokens (issued links, revocation records, SyncRevocations),
+// AuditWriter, and the HTTP API (NewAPI) that ties them together.
 package auth
