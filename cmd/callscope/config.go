@@ -29,6 +29,7 @@ type Config struct {
 	ViewerAddr      string
 	QueryAddr       string
 	QueryURL        string
+	queryURLDerived bool // QueryURL came from QueryAddr, not from the user
 	QueryToken      string
 	ConsoleAddr     string
 	ConsoleSecure   bool
@@ -195,6 +196,7 @@ func (c *Config) Validate() error {
 				host = "127.0.0.1"
 			}
 			c.QueryURL = "http://" + net.JoinHostPort(host, port)
+			c.queryURLDerived = true
 		}
 	}
 	if c.PublicURL != "" {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,10 +20,14 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/ingest"
+	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
 )
 
@@ -62,6 +69,7 @@ type app struct {
 	registry *prometheus.Registry
 	services []service
 	closers  []func()
+	auth     *authStores // built by the first role that needs them
 }
 
 // newApp opens what the configured roles need and binds every listener, so
@@ -105,7 +113,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{Registry: a.registry}))
-		if err := a.serveHTTP("metrics", cfg.MetricsAddr, mux); err != nil {
+		if _, err := a.serveHTTP("metrics", cfg.MetricsAddr, mux); err != nil {
 			return nil, err
 		}
 	}
@@ -127,22 +135,174 @@ func (a *app) checks() map[string]web.Check {
 // startRole builds one role and binds its listener.
 func (a *app) startRole(ctx context.Context, role string) error {
 	switch role {
-	case "query":
-		e := web.New(a.log, role)
-		web.HealthRoutes(e, a.checks())
-		return a.serveHTTP(role, a.cfg.QueryAddr, e)
-	case "viewer":
-		e := web.New(a.log, role)
-		web.HealthRoutes(e, a.checks())
-		return a.serveHTTP(role, a.cfg.ViewerAddr, e)
-	case "console":
-		e := web.New(a.log, role)
-		web.HealthRoutes(e, a.checks())
-		return a.serveHTTP(role, a.cfg.ConsoleAddr, e)
 	case "ingest":
 		return a.startIngest(ctx)
+	case "query":
+		return a.startQuery(ctx)
+	case "viewer":
+		return a.startViewer()
+	case "console":
+		return a.startConsole(ctx)
 	}
 	return fmt.Errorf("unknown role %q", role)
+}
+
+// redisPrefix starts every Redis key callscope writes; the CLI uses the
+// same, so revocations it makes are seen by running servers.
+const redisPrefix = auth.DefaultRedisPrefix
+
+// serviceToken is the credential viewer and console present to query:
+// CALLSCOPE_QUERY_TOKEN, else derived from the secret key so that a single
+// secret configures a whole deployment.
+func (a *app) serviceToken() (string, error) {
+	if a.cfg.QueryToken != "" {
+		return a.cfg.QueryToken, nil
+	}
+	if a.cfg.SecretKey == "" {
+		return "", errors.New("CALLSCOPE_QUERY_TOKEN or CALLSCOPE_SECRET_KEY is required: viewer and console authenticate to query with it")
+	}
+	m := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
+	m.Write([]byte("callscope query service token v1"))
+	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+func (a *app) limits() auth.Limits {
+	return auth.Limits{MaxLifetime: a.cfg.TokenMaxTTL, MaxWindow: a.cfg.TokenMaxWindow, Leeway: 30 * time.Second}
+}
+
+func (a *app) queryClient() (*query.Client, error) {
+	tok, err := a.serviceToken()
+	if err != nil {
+		return nil, err
+	}
+	return query.NewClient(a.cfg.QueryURL, tok, &http.Client{Timeout: 15 * time.Second}), nil
+}
+
+// authStores builds, once, the PostgreSQL-backed key and token stores that
+// the query and console roles share. Signing keys need the secret key.
+func (a *app) authStores(ctx context.Context) (*authStores, error) {
+	if a.auth != nil {
+		return a.auth, nil
+	}
+	if a.cfg.SecretKey == "" {
+		return nil, errors.New("CALLSCOPE_SECRET_KEY is required by the query and console roles: it encrypts the signing keys at rest (scripts/run generates one for local use)")
+	}
+	sealer, err := auth.NewSealer(a.cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	tenants := tenant.NewStore(a.db)
+	st := &authStores{
+		tenants:    tenants,
+		keys:       auth.NewKeyStore(a.db, sealer),
+		tenantKeys: auth.NewTenantKeys(a.db, tenants),
+		apiKeys:    auth.NewAPIKeys(a.db),
+		revs:       auth.NewRevocations(a.redis, redisPrefix, time.Now),
+		limiter:    auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits()),
+		audit:      auth.NewAuditWriter(a.db, auth.AuditOptions{}),
+	}
+	if err := st.keys.EnsureActive(ctx); err != nil {
+		return nil, err
+	}
+	st.tokens = auth.NewTokens(a.db, tenants, st.revs)
+	// Redis keeps nothing on disk here: re-publish what PostgreSQL records.
+	if _, err := st.tokens.SyncRevocations(ctx); err != nil {
+		return nil, err
+	}
+	st.minter = auth.NewMinter(st.keys, st.tokens, a.limits(), a.cfg.PublicURL)
+	a.services = append(a.services, runFunc(st.audit.Run))
+	a.auth = st
+	return st, nil
+}
+
+type authStores struct {
+	tenants    *tenant.Store
+	keys       *auth.KeyStore
+	tenantKeys *auth.TenantKeys
+	apiKeys    *auth.APIKeys
+	tokens     *auth.Tokens
+	revs       *auth.Revocations
+	limiter    *auth.RateLimiter
+	minter     *auth.Minter
+	audit      *auth.AuditWriter
+}
+
+// runFunc adapts a function to a service.
+type runFunc func(ctx context.Context) error
+
+func (f runFunc) Run(ctx context.Context) error { return f(ctx) }
+
+func (a *app) startQuery(ctx context.Context) error {
+	st, err := a.authStores(ctx)
+	if err != nil {
+		return err
+	}
+	tok, err := a.serviceToken()
+	if err != nil {
+		return err
+	}
+	verifier := &auth.Verifier{
+		Keys:        auth.Resolver{Server: st.keys, Tenants: st.tenantKeys},
+		Tenants:     auth.NewTenantStatus(st.tenants, 5*time.Second),
+		Revocations: st.revs,
+		Limits:      a.limits(),
+	}
+	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
+	api := auth.NewAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
+	e := web.New(a.log, "query")
+	web.HealthRoutes(e, a.checks())
+	qs.Routes(e.Group(""))
+	api.Routes(e.Group(""))
+	addr, err := a.serveHTTP("query", a.cfg.QueryAddr, e)
+	if err != nil {
+		return err
+	}
+	if a.cfg.queryURLDerived {
+		// Viewer and console in this process reach query where it really
+		// listens (":0" picks a port).
+		a.cfg.QueryURL = "http://" + addr.String()
+	}
+	return nil
+}
+
+func (a *app) startViewer() error {
+	qc, err := a.queryClient()
+	if err != nil {
+		return err
+	}
+	dir := viewer.NewDirectory(qc)
+	verifier := &auth.Verifier{
+		Keys:        dir,
+		Tenants:     dir,
+		Revocations: auth.NewRevocations(a.redis, redisPrefix, time.Now),
+		Limits:      a.limits(),
+	}
+	limiter := auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits())
+	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
+	e := web.New(a.log, "viewer")
+	v.Routes(e)
+	_, err = a.serveHTTP("viewer", a.cfg.ViewerAddr, e)
+	return err
+}
+
+func (a *app) startConsole(ctx context.Context) error {
+	st, err := a.authStores(ctx)
+	if err != nil {
+		return err
+	}
+	qc, err := a.queryClient()
+	if err != nil {
+		return err
+	}
+	c := console.New(console.Config{SecureCookies: a.cfg.ConsoleSecure, PublicURL: a.cfg.PublicURL},
+		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, redisPrefix, qc,
+		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit},
+		a.log)
+	e := web.New(a.log, "console")
+	web.HealthRoutes(e, a.checks())
+	c.Routes(e)
+	_, err = a.serveHTTP("console", a.cfg.ConsoleAddr, e)
+	return err
 }
 
 // startIngest binds the HEP listeners and registers the collector.
@@ -171,10 +331,11 @@ func (a *app) startIngest(ctx context.Context) error {
 }
 
 // serveHTTP binds addr now and registers a service that serves h on it.
-func (a *app) serveHTTP(name, addr string, h http.Handler) error {
+// It returns the bound address.
+func (a *app) serveHTTP(name, addr string, h http.Handler) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
 	fmt.Fprintf(a.stdout, "%s listening on http://%s\n", name, ln.Addr())
 	if e, ok := h.(*echo.Echo); ok {
@@ -182,7 +343,7 @@ func (a *app) serveHTTP(name, addr string, h http.Handler) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	a.services = append(a.services, httpService{name: name, srv: srv, ln: ln})
-	return nil
+	return ln.Addr(), nil
 }
 
 type httpService struct {
