@@ -18,11 +18,14 @@ import (
 // fails, the peers or their configuration are at fault, not ingest.
 func TestKamailioHEPToSink(t *testing.T) {
 	needPeers(t)
+	// Safe in parallel: every test has its own ports, and compares only
+	// what crossed its own proxies.
+	t.Parallel()
 	sink := startHEPSink(t)
 	a := Proxy{Name: "A", Addr: freeSIPAddr(t, "127.0.0.21"), HEPURI: "sip:" + sink.Addr, CaptureID: 2001, AuthKey: "acme-key"}
 	b := Proxy{Name: "B", Addr: freeSIPAddr(t, "127.0.0.22"), HEPURI: "sip:" + sink.Addr + ";transport=tcp", CaptureID: 3001}
 	a.Next = "sip:" + b.Addr
-	wire := startWire(t, "udp and not port "+port(sink.Addr))
+	wire := startWire(t, a, b)
 	startKamailio(t, b)
 	startKamailio(t, a)
 	runCallKinds(t, "sink", a, "127.0.0.11", "127.0.0.31", callKinds)
@@ -101,6 +104,8 @@ func firstLine(b []byte) string {
 //	                  v                v
 //	            callscope ingest 127.0.0.1:PORT (UDP and TCP)
 func TestCapture(t *testing.T) {
+	needPeers(t)
+	t.Parallel()
 	cs := newCallscope(t)
 	// Provisioned before the server starts, so that its node map holds
 	// the nodes from the first packet on: a node added to a running server
@@ -129,7 +134,7 @@ func TestCapture(t *testing.T) {
 	d := Proxy{Name: "D", Addr: freeSIPAddr(t, "127.0.0.24"), HEPURI: hepTCP, CaptureID: 3002, AuthKey: "not-the-key"}
 	a.Next, c.Next = "sip:"+b.Addr, "sip:"+d.Addr
 
-	wire := startWire(t, "udp and not port "+port(cs.HEPAddr))
+	wire := startWire(t, a, b, c, d)
 	for _, p := range []Proxy{b, a, d, c} {
 		startKamailio(t, p)
 	}

@@ -24,10 +24,18 @@ type Wire struct {
 	log    string
 }
 
-// startWire starts tshark on lo with the BPF filter and returns once it is
-// capturing.
-func startWire(t *testing.T, filter string) *Wire {
+// startWire starts tshark on lo, capturing the UDP packets to and from the
+// proxies' SIP ports, and returns once it is capturing. The filter is
+// narrow on purpose: other test packages may flood lo with HEP over UDP
+// meanwhile, and a capture that drops packets would make the expected
+// hops wrong.
+func startWire(t *testing.T, proxies ...Proxy) *Wire {
 	t.Helper()
+	var ports []string
+	for _, p := range proxies {
+		ports = append(ports, "port "+port(p.Addr))
+	}
+	filter := "udp and (" + strings.Join(ports, " or ") + ")"
 	dir := t.TempDir()
 	w := &Wire{path: filepath.Join(dir, "lo.pcap"), log: filepath.Join(dir, "tshark.log"), exited: make(chan error, 1)}
 	// -F pcap: classic pcap, the simplest thing to read back.

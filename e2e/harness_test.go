@@ -99,6 +99,8 @@ type Callscope struct {
 	DatabaseURL string
 	// HEPAddr is the HEP listener, UDP and TCP on the same port.
 	HEPAddr string
+	// PublicURL is the viewer's base URL, as minted links carry it.
+	PublicURL string
 	// Listening maps "<role> <scheme>" ("viewer http", "ingest udp") to the
 	// address the server printed.
 	Listening map[string]string
@@ -129,12 +131,16 @@ func newCallscope(t *testing.T) *Callscope {
 	buildCallscope(t)
 	dbURL := dbtest.NewURL(t)
 	hepAddr := freeUDPTCPAddr(t, "127.0.0.1")
+	// The viewer's port is chosen here rather than by the kernel, so that
+	// CALLSCOPE_PUBLIC_URL (the base of minted viewer links) is right.
+	viewerAddr := freeUDPTCPAddr(t, "127.0.0.1")
 	env := []string{
 		"CALLSCOPE_DATABASE_URL=" + dbURL,
 		"CALLSCOPE_REDIS_URL=" + redistest.URL(),
 		"CALLSCOPE_SECRET_KEY=e2e-secret-key-0123456789abcdef0123456789",
 		"CALLSCOPE_HEP_ADDR=" + hepAddr,
-		"CALLSCOPE_VIEWER_ADDR=127.0.0.1:0",
+		"CALLSCOPE_VIEWER_ADDR=" + viewerAddr,
+		"CALLSCOPE_PUBLIC_URL=http://" + viewerAddr,
 		"CALLSCOPE_QUERY_ADDR=127.0.0.1:0",
 		"CALLSCOPE_CONSOLE_ADDR=127.0.0.1:0",
 		"CALLSCOPE_METRICS_ADDR=127.0.0.1:0",
@@ -143,7 +149,8 @@ func newCallscope(t *testing.T) *Callscope {
 		"CALLSCOPE_FLUSH_INTERVAL=50ms",
 		"CALLSCOPE_LOG_LEVEL=debug",
 	}
-	return &Callscope{Env: env, DatabaseURL: dbURL, HEPAddr: hepAddr, Listening: map[string]string{}}
+	return &Callscope{Env: env, DatabaseURL: dbURL, HEPAddr: hepAddr, PublicURL: "http://" + viewerAddr,
+		Listening: map[string]string{}}
 }
 
 // Start runs `callscope serve` and returns once it printed that it is
