@@ -32,6 +32,11 @@ type Config struct {
 	BatchSize     int
 	FlushInterval time.Duration
 	QueueSize     int
+	// Writers is the number of COPY transactions in flight at once, each on
+	// its own connection (default 2), while the spool is empty; with
+	// anything spooled, one writer replays in order. The owner pool must
+	// allow this many connections besides the upkeep's one.
+	Writers int
 
 	// SpoolDir keeps batches PostgreSQL could not take (required);
 	// SpoolMaxBytes bounds it (default 1 GiB) — beyond it batches are
@@ -85,6 +90,7 @@ func (c *Config) setDefaults() {
 	def(&c.BatchSize, 5000)
 	def(&c.QueueSize, 200000)
 	def(&c.UDPReaders, 2)
+	def(&c.Writers, 2)
 	def(&c.MaxStreamConns, 1024)
 	defDur(&c.FlushInterval, 200*time.Millisecond)
 	defDur(&c.NodeRefresh, 2*time.Second)
@@ -114,6 +120,8 @@ func (c Config) Validate() error {
 		return callscope.FieldError("hep_tls_client_ca", "a client CA only makes sense with a TLS listen address")
 	case c.BatchSize > 100000:
 		return callscope.FieldError("batch_size", "%d rows per batch is too many (at most 100000)", c.BatchSize)
+	case c.Writers > 64:
+		return callscope.FieldError("writers", "%d concurrent writers is too many (at most 64)", c.Writers)
 	case c.QueueSize > 0 && c.BatchSize > c.QueueSize:
 		return callscope.FieldError("queue_size", "%d must be at least the batch size %d", c.QueueSize, c.BatchSize)
 	case c.DedupWindow < 0 || c.DedupWindow > time.Minute:
@@ -123,6 +131,6 @@ func (c Config) Validate() error {
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("hep=%s tls=%s batch=%d flush=%s queue=%d spool=%s", c.HEPAddr, c.TLSAddr,
-		c.BatchSize, c.FlushInterval, c.QueueSize, c.SpoolDir)
+	return fmt.Sprintf("hep=%s tls=%s batch=%d flush=%s queue=%d writers=%d spool=%s", c.HEPAddr, c.TLSAddr,
+		c.BatchSize, c.FlushInterval, c.QueueSize, c.Writers, c.SpoolDir)
 }

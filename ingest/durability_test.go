@@ -157,3 +157,51 @@ func TestSpoolFullIsCounted(t *testing.T) {
 	}
 	b.waitDropped(reasonSpoolFull, 1)
 }
+
+// With the spool empty, batches are written by several copiers at once,
+// each in its own transaction; every row lands exactly once. A test
+// transaction holding a SHARE lock on ingest_batches stops every write at
+// its first statement, so the copiers are provably busy together.
+func TestParallelWriters(t *testing.T) {
+	const writers = 3
+	b := setup(t, func(c *Config) { c.Writers, c.BatchSize = writers, 10 })
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	ctx := context.Background()
+	tx, err := b.db.Owner().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	pkts := make([][]byte, n)
+	for i := range pkts {
+		pkts[i] = sipPacket(5, withCallID(t, fmt.Sprintf("par-%d@x", i))).AppendV3(nil)
+	}
+	sendStream(t, b.tcp, nil, pkts...)
+	deadline := time.Now().Add(10 * time.Second)
+	for b.srv.peakWrites.Load() < writers {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes in flight at most, want %d", b.srv.peakWrites.Load(), writers)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	waitCount(t, b.db, n, 20*time.Second, `SELECT count(*) FROM sip_messages`)
+	waitCount(t, b.db, n, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages`)
+	waitCount(t, b.db, n, time.Second, `SELECT coalesce(sum(rows), 0)::int FROM ingest_batches`)
+	if got := b.srv.peakWrites.Load(); got > writers {
+		t.Errorf("%d writes in flight, more than the %d writers", got, writers)
+	}
+	if v := counterValue(b.srv.m.writeErrors); v != 0 {
+		t.Errorf("%v write errors", v)
+	}
+}

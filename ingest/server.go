@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,10 @@ type Server struct {
 	conns map[net.Conn]struct{}
 
 	readers sync.WaitGroup
+
+	// peakWrites is the most batch writes the writer had in flight at
+	// once (logged at stop; the parallel-writer test checks it).
+	peakWrites atomic.Int64
 }
 
 // New builds a Server. It checks cfg (an Invalid error names the setting),
@@ -234,6 +239,13 @@ func (s *Server) enqueue(r *row, e *nodeEntry) {
 	}
 }
 
+// release returns b's rows to the pool once they are written or spooled.
+func (s *Server) release(b *batch) {
+	for _, r := range b.rows {
+		putRow(r)
+	}
+}
+
 // Run serves until ctx ends, then stops reading, drains the queue, writes
 // what it can within Config.ShutdownTimeout and spools the rest, and
 // returns. It returns an error only when it was not started with Listen.
@@ -288,7 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.spool.close(); err != nil {
 		s.log.Error("ingest: spool close", "err", err)
 	}
-	s.log.Info("ingest: stopped", "spooled_bytes", s.spool.size.Load())
+	s.log.Info("ingest: stopped", "spooled_bytes", s.spool.size.Load(), "peak_writes_in_flight", s.peakWrites.Load())
 	return nil
 }
 

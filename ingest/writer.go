@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,25 +24,73 @@ const writeTimeout = 10 * time.Second
 // long backlog drains.
 const replayBudget = 500 * time.Millisecond
 
-// writer is the one goroutine that takes rows off the queue, forms batches
-// by size or by interval, and writes them; the spool is its own.
+// writer is the goroutine that takes rows off the queue, forms batches by
+// size or by interval, and sees each one written or spooled; the spool is
+// its own.
+//
+// While the spool is empty, batches go to Config.Writers copier goroutines,
+// each COPYing on its own connection, so PostgreSQL's per-row work (heap and
+// index inserts, WAL) runs on as many backends and commits overlap. Batches
+// written concurrently have no order among themselves, exactly as packets
+// read by concurrent readers have none. Once anything is spooled the writer
+// takes the ordered path: it waits for the writes in flight (spooling those
+// that fail), then spools every new batch behind the older ones and replays
+// them oldest first itself, on one connection, until the spool is empty
+// again. The batch id (ingest_batches) keeps every path exactly-once.
 type writer struct {
 	s       *Server
-	sipBuf  []byte
-	evBuf   []byte
+	cp      copier // the ordered path's buffers
 	spoolB  []byte
 	lastErr time.Time // last failed write; replay waits RetryInterval after it
 
 	// drainCtx bounds the writes made after the queue is closed; set by
 	// Run before it closes the queue.
 	drainCtx context.Context
+
+	// The parallel path: jobs go out on work, outcomes come back on done.
+	// inflight counts jobs whose outcome the writer has not taken yet, so
+	// at most Writers batches are out at once and one copier is idle
+	// whenever inflight < Writers.
+	work     chan job
+	done     chan job
+	inflight int
+	copiers  sync.WaitGroup
+	free     []*batch // batches whose rows were released, for reuse
+}
+
+// copier holds the COPY buffers of one writing goroutine.
+type copier struct {
+	sipBuf, evBuf []byte
+}
+
+// job is one batch handed to a copier, and its outcome.
+type job struct {
+	ctx context.Context
+	b   *batch
+	err error
 }
 
 // run consumes the queue until it is closed and empty; the last batch is
 // written with drainCtx (the shutdown deadline) or spooled.
 func (w *writer) run(ctx context.Context) {
 	s := w.s
-	cur := &batch{rows: make([]*row, 0, s.cfg.BatchSize)}
+	if n := s.cfg.Writers; n > 1 {
+		w.work, w.done = make(chan job), make(chan job, n)
+		for range n {
+			w.copiers.Add(1)
+			go func() {
+				defer w.copiers.Done()
+				var cp copier
+				for j := range w.work {
+					j.err = s.writeBatch(j.ctx, &cp, j.b)
+					w.done <- j
+				}
+			}()
+		}
+		defer w.copiers.Wait()
+		defer close(w.work)
+	}
+	cur := w.newBatch()
 	timer := time.NewTimer(s.cfg.FlushInterval)
 	defer timer.Stop()
 	retry := time.NewTicker(s.cfg.RetryInterval / 2)
@@ -51,14 +100,18 @@ func (w *writer) run(ctx context.Context) {
 		if len(cur.rows) == 0 {
 			return
 		}
-		w.flush(ctx, cur, replay)
-		cur.rows = cur.rows[:0]
+		if w.flush(ctx, cur, replay) {
+			cur = w.newBatch()
+		} else {
+			cur.rows = cur.rows[:0]
+		}
 	}
 	for {
 		select {
 		case r, ok := <-s.queue:
 			if !ok {
 				flush(w.drainCtx, false)
+				w.settle()
 				return
 			}
 			if len(cur.rows) == 0 {
@@ -68,6 +121,8 @@ func (w *writer) run(ctx context.Context) {
 			if len(cur.rows) >= s.cfg.BatchSize {
 				flush(ctx, true)
 			}
+		case j := <-w.done: // nil channel without parallel writers
+			w.finish(j)
 		case <-timer.C:
 			flush(ctx, true)
 		case <-retry.C:
@@ -76,25 +131,78 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
-// flush writes b, or spools it when the spool already holds older batches
-// (order is kept) or the write fails. The rows go back to the pool.
-func (w *writer) flush(ctx context.Context, b *batch, replay bool) {
+func (w *writer) newBatch() *batch {
+	if n := len(w.free); n > 0 {
+		b := w.free[n-1]
+		w.free = w.free[:n-1]
+		return b
+	}
+	return &batch{rows: make([]*row, 0, w.s.cfg.BatchSize)}
+}
+
+// flush sees b written or spooled: handed to a copier while the spool is
+// empty (true: b now belongs to it), else written here or, when the spool
+// already holds older batches or the write fails, spooled (false: b's rows
+// were released and b may be reused).
+func (w *writer) flush(ctx context.Context, b *batch, replay bool) bool {
 	s := w.s
 	b.id = newBatchID()
+	if w.work != nil && !s.spool.pending() {
+		for w.inflight >= s.cfg.Writers {
+			w.finish(<-w.done)
+		}
+		// finish may have spooled a failed batch: then b must queue up
+		// behind it.
+		if !s.spool.pending() {
+			w.work <- job{ctx: ctx, b: b}
+			w.inflight++
+			if int64(w.inflight) > s.peakWrites.Load() {
+				s.peakWrites.Store(int64(w.inflight))
+			}
+			return true
+		}
+	}
+	w.settle()
 	if s.spool.pending() {
 		w.toSpool(b)
 		if replay {
 			w.replay(ctx)
 		}
-	} else if err := w.write(ctx, b); err != nil {
-		w.lastErr = time.Now()
-		s.m.writeErrors.Inc()
-		s.log.Warn("ingest: batch write failed; spooling", "rows", len(b.rows), "err", err)
-		w.toSpool(b)
+	} else if err := s.writeBatch(ctx, &w.cp, b); err != nil {
+		w.failed(b, err)
 	}
-	for _, r := range b.rows {
-		putRow(r)
+	s.release(b)
+	return false
+}
+
+// finish takes the outcome of a copier's job: a failed batch is spooled.
+func (w *writer) finish(j job) {
+	w.inflight--
+	if j.err != nil {
+		w.failed(j.b, j.err)
 	}
+	w.s.release(j.b)
+	j.b.rows = j.b.rows[:0]
+	w.free = append(w.free, j.b)
+}
+
+// settle waits for every batch in flight, so that what is spooled next
+// comes after them.
+func (w *writer) settle() {
+	for w.inflight > 0 {
+		w.finish(<-w.done)
+	}
+}
+
+// failed spools b after a failed write. If the commit happened after all
+// (ambiguous: the connection broke during COMMIT), the replay finds b's id
+// in ingest_batches and skips it.
+func (w *writer) failed(b *batch, err error) {
+	s := w.s
+	w.lastErr = time.Now()
+	s.m.writeErrors.Inc()
+	s.log.Warn("ingest: batch write failed; spooling", "rows", len(b.rows), "err", err)
+	w.toSpool(b)
 }
 
 func (w *writer) toSpool(b *batch) {
@@ -123,6 +231,7 @@ func (w *writer) replay(ctx context.Context) {
 	if !s.spool.pending() || time.Since(w.lastErr) < s.cfg.RetryInterval || ctx.Err() != nil {
 		return
 	}
+	w.settle() // older than anything in flight: nothing may overtake it
 	start := time.Now()
 	for time.Since(start) < replayBudget {
 		rec, ok, err := s.spool.next()
@@ -158,12 +267,16 @@ func (w *writer) replay(ctx context.Context) {
 	}
 }
 
-// write stores b in one transaction: its ingest_batches row first (which
-// also makes a concurrent replay of the same batch wait, then skip), then
-// a binary COPY per table. Returns errAlreadyWritten when the id is known.
-func (w *writer) write(ctx context.Context, b *batch) error {
-	s := w.s
+// write stores b with the ordered path's buffers (see Server.writeBatch).
+func (w *writer) write(ctx context.Context, b *batch) error { return w.s.writeBatch(ctx, &w.cp, b) }
+
+// writeBatch stores b in one transaction on a pooled connection, encoding
+// into c's buffers: its ingest_batches row first (which also makes a
+// concurrent replay of the same batch wait, then skip), then a binary COPY
+// per table. Returns errAlreadyWritten when the id is known.
+func (s *Server) writeBatch(ctx context.Context, c *copier, b *batch) error {
 	start := time.Now()
+	w := c
 	w.sipBuf = append(w.sipBuf[:0], copyHeader...)
 	w.evBuf = append(w.evBuf[:0], copyHeader...)
 	var nSIP, nEv int
