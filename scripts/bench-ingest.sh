@@ -1,14 +1,46 @@
 #!/usr/bin/env bash
-# Drives an in-process ingest server on a fresh database (callscope_bench) at
-# RATE SIP messages/s for DURATION over UDP, then TCP, and prints hepload's
-# JSON reports (sent, stored, loss, ingest-to-queryable latency, peak RSS).
-# Needs PostgreSQL at 127.0.0.1:5432 (trust auth). Loopback only.
+# Measures HEP ingest as it is deployed: the ingest server and the load
+# generator run as two processes on this machine, with PostgreSQL at
+# 127.0.0.1:5432 (trust auth). For each transport in PROTOS it
+#   1. starts `hepload -serve` (fresh database callscope_bench, a tenant
+#      owning capture IDs 2001-2003, ingest on 127.0.0.1:$PORT),
+#   2. runs `hepload -measure` against it: RATE SIP messages/s for DURATION,
+#      then waits for the rows and reports stored, loss and latency,
+#   3. stops the server with SIGTERM; it drains and reports accepted,
+#      dropped by reason and its own peak RSS (VmHWM).
+# Both JSON reports go to stdout. Loopback only. Nothing is pinned to a CPU:
+# the scheduler shares two cores between sender, ingest and PostgreSQL, as
+# it would on a small box running all three.
+#
+#   RATE=60000 DURATION=60s PROTOS="udp tcp" WRITERS=2 scripts/bench-ingest.sh
+#   SERVE_FLAGS="-cpuprofile /tmp/ingest.pprof" PROTOS=udp scripts/bench-ingest.sh
 set -euo pipefail
 RATE=${RATE:-60000}
 DURATION=${DURATION:-60s}
+PROTOS=${PROTOS:-udp tcp}
+WRITERS=${WRITERS:-0}
+PORT=${PORT:-9160}
+SERVE_FLAGS=${SERVE_FLAGS:-}
+BIN=${BIN:-/tmp/hepload}
 cd "$(dirname "$0")/.."
-go build -o /tmp/hepload ./cmd/hepload
-echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for proto in udp tcp; do
-	/tmp/hepload -serve -proto "$proto" -rate "$RATE" -duration "$DURATION"
+if [[ -z ${NOBUILD:-} ]]; then
+	go build -o "$BIN" ./cmd/hepload
+fi
+echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) loadavg=$(cut -d' ' -f1-3 /proc/loadavg) rate=$RATE duration=$DURATION writers=$WRITERS"
+ready=$(mktemp -u)
+for proto in $PROTOS; do
+	rm -f "$ready"
+	# shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
+	"$BIN" -serve -listen "127.0.0.1:$PORT" -writers "$WRITERS" -ready-file "$ready" $SERVE_FLAGS &
+	srv=$!
+	for _ in $(seq 300); do
+		[[ -s $ready ]] && break
+		kill -0 "$srv" 2>/dev/null || { echo "hepload -serve exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	[[ -s $ready ]] || { echo "hepload -serve not ready after 30s" >&2; kill "$srv"; exit 1; }
+	"$BIN" -addr "127.0.0.1:$PORT" -proto "$proto" -rate "$RATE" -duration "$DURATION" -measure || true
+	kill -TERM "$srv"
+	wait "$srv" || true
 done
+rm -f "$ready"

@@ -1,13 +1,19 @@
-// Command hepload sends realistic SIP traffic as HEPv3 to an ingest
-// listener at a paced rate and reports exactly what it sent, as JSON on
-// stdout, so a script can compare it with SELECT count(*).
+// Command hepload measures HEP ingest the way it is deployed: the ingest
+// server and the load generator are two processes.
 //
-//	hepload -addr 127.0.0.1:9060 -proto udp -rate 60000 -duration 60s -capture-ids 2001,2002,2003
+// The server side recreates a benchmark database (-db), provisions a tenant
+// owning the capture IDs, serves an ingest Server on -listen until SIGINT or
+// SIGTERM, drains, and prints what it did (accepted, dropped by reason, rows
+// written, its own peak RSS) as JSON:
 //
-// With -serve it also runs an ingest Server in-process on a fresh database
-// (-db), provisions a tenant owning the capture IDs, drives it, waits for
-// the writer to drain and reports messages durably stored, loss,
-// ingest-to-queryable latency and peak RSS.
+//	hepload -serve -listen 127.0.0.1:9060 -writers 2 -ready-file /tmp/ready
+//
+// The sending side paces realistic SIP dialogs as HEPv3 over UDP or TCP and
+// reports exactly what it sent; with -measure it then waits until the
+// database holds what was sent and reports messages stored, loss and
+// ingest-to-queryable latency:
+//
+//	hepload -addr 127.0.0.1:9060 -proto udp -rate 60000 -duration 60s -measure
 package main
 
 import (
@@ -37,27 +43,33 @@ type options struct {
 	callsShare float64
 	prefix     string
 
-	serve    bool
-	dbURL    string
-	spoolDir string
-	udpBuf   int
-	batch    int
+	measure bool
+	dbURL   string
+
+	serve      bool
+	listen     string
+	readyFile  string
+	spoolDir   string
+	udpBuf     int
+	batch      int
+	writers    int
+	queueBytes int64
+	cpuProfile string
 }
 
 // Report is what was sent.
 type Report struct {
-	Prefix         string            `json:"prefix"`
-	Proto          string            `json:"proto"`
-	TargetRate     int               `json:"target_rate"`
-	Messages       int64             `json:"messages"`
-	PerCaptureID   map[string]int64  `json:"per_capture_id"`
-	Calls          int64             `json:"calls"`
-	Registrations  int64             `json:"registrations"`
-	SendErrors     int64             `json:"send_errors"`
-	ElapsedSeconds float64           `json:"elapsed_seconds"`
-	SentRate       float64           `json:"sent_rate"`
-	Serve          *ServeReport      `json:"serve,omitempty"`
-	Extra          map[string]string `json:"extra,omitempty"`
+	Prefix         string           `json:"prefix"`
+	Proto          string           `json:"proto"`
+	TargetRate     int              `json:"target_rate"`
+	Messages       int64            `json:"messages"`
+	PerCaptureID   map[string]int64 `json:"per_capture_id"`
+	Calls          int64            `json:"calls"`
+	Registrations  int64            `json:"registrations"`
+	SendErrors     int64            `json:"send_errors"`
+	ElapsedSeconds float64          `json:"elapsed_seconds"`
+	SentRate       float64          `json:"sent_rate"`
+	Measured       *Measurement     `json:"measured,omitempty"`
 }
 
 func main() {
@@ -82,11 +94,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.authKey, "auth-key", "", "HEP auth key (chunk 0x000e) to send")
 	fs.Float64Var(&o.callsShare, "calls-share", 0.9, "share of INVITE dialogs among dialogs (the rest are REGISTER/401/REGISTER/200)")
 	fs.StringVar(&o.prefix, "prefix", "", "Call-ID prefix (default: random, printed)")
-	fs.BoolVar(&o.serve, "serve", false, "run an ingest server in-process on a fresh database and measure it")
-	fs.StringVar(&o.dbURL, "db", "postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable", "database for -serve (dropped and recreated)")
+	fs.BoolVar(&o.measure, "measure", false, "after sending, wait for the rows in -db and report stored, loss and ingest-to-queryable latency")
+	fs.StringVar(&o.dbURL, "db", "postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable", "benchmark database (-serve drops and recreates it)")
+	fs.BoolVar(&o.serve, "serve", false, "serve an ingest server on -listen (fresh -db) until SIGINT/SIGTERM, then report; sends nothing")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9060", "HEP address (UDP and TCP) for -serve")
+	fs.StringVar(&o.readyFile, "ready-file", "", "-serve writes this file once it is listening")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "spool for -serve (default: a temporary directory)")
 	fs.IntVar(&o.udpBuf, "udp-read-buffer", 32<<20, "ingest UDP receive buffer for -serve")
-	fs.IntVar(&o.batch, "batch-size", 5000, "ingest batch size for -serve")
+	fs.IntVar(&o.batch, "batch-size", 0, "ingest batch size for -serve (0: the ingest default)")
+	fs.IntVar(&o.writers, "writers", 0, "ingest COPY writers for -serve (0: the ingest default)")
+	fs.Int64Var(&o.queueBytes, "queue-bytes", 0, "ingest queue bound in bytes for -serve (0: the ingest default)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "-serve writes a CPU profile of the server process here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,18 +124,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.prefix == "" {
 		o.prefix = fmt.Sprintf("hl%06x", rand.Uint32()&0xffffff)
 	}
-	fmt.Fprintln(stderr, "hepload: Call-ID prefix", o.prefix)
+	if !o.serve {
+		fmt.Fprintln(stderr, "hepload: Call-ID prefix", o.prefix)
+	}
 
 	if o.serve {
+		if err := loopbackOnly(o.listen); err != nil {
+			return err
+		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		return serve(ctx, o, stdout, log)
 	}
 	if err := loopbackOnly(o.addr); err != nil {
 		return err
 	}
-	rep, err := send(ctx, o)
+	var m *measurer
+	if o.measure {
+		var err error
+		if m, err = newMeasurer(ctx, o.dbURL, o.prefix); err != nil {
+			return err
+		}
+		defer m.close()
+		m.start(ctx)
+	}
+	rep, err := send(ctx, o, m)
 	if err != nil {
 		return err
+	}
+	if m != nil {
+		if rep.Measured, err = m.finish(ctx, rep.Messages, rep.ElapsedSeconds); err != nil {
+			return err
+		}
 	}
 	return writeJSON(stdout, rep)
 }

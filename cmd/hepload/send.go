@@ -18,11 +18,18 @@ type dialog struct {
 	next, len int
 	captureID uint32
 	conn      int
+	sampled   bool // its messages' latency is measured
 }
+
+// sampleEvery: one dialog in this many has its messages' ingest-to-queryable
+// latency measured (when m is set).
+const sampleEvery = 100
 
 // send paces messages at o.rate for o.duration: every millisecond it sends
 // the messages due by then, so bursts stay small and the average is exact.
-func send(ctx context.Context, o options) (*Report, error) {
+// When m is not nil, the messages of sampled dialogs are reported to it
+// with the time they were stamped and sent.
+func send(ctx context.Context, o options, m *measurer) (*Report, error) {
 	rep := &Report{Prefix: o.prefix, Proto: o.proto, TargetRate: o.rate, PerCaptureID: map[string]int64{}}
 	conns := make([]net.Conn, len(o.captureIDs))
 	for i := range conns {
@@ -48,7 +55,7 @@ func send(ctx context.Context, o options) (*Report, error) {
 	newDialog := func() *dialog {
 		n := nDialogs
 		nDialogs++
-		d := &dialog{callID: loadgen.CallID(o.prefix, n), conn: n % len(conns)}
+		d := &dialog{callID: loadgen.CallID(o.prefix, n), conn: n % len(conns), sampled: m != nil && n%sampleEvery == 0}
 		d.captureID = o.captureIDs[d.conn]
 		if float64(n%1000)/1000 >= o.callsShare {
 			d.register, d.len = true, loadgen.RegisterMessages
@@ -96,6 +103,9 @@ func send(ctx context.Context, o options) (*Report, error) {
 			} else {
 				sent++
 				perID[d.conn]++
+				if d.sampled {
+					m.sent(d.callID, d.register, d.next, now)
+				}
 			}
 			d.next++
 			if d.next == d.len {
