@@ -171,6 +171,26 @@ func TestCapture(t *testing.T) {
 		}
 	})
 
+	t.Run("HEPTransports", func(t *testing.T) {
+		// Stored rows keep the SIP transport, not the HEP one: the
+		// collector's counters say A and C reached it over UDP, B and D
+		// over TCP, all as HEPv3.
+		for _, tc := range []struct {
+			transport string
+			proxies   []Proxy
+		}{{"udp", []Proxy{a, c}}, {"tcp", []Proxy{b, d}}} {
+			sent := len(expectedHops(msgs, tc.proxies...))
+			sample := fmt.Sprintf("callscope_ingest_packets_total{transport=%q,version=\"3\"}", tc.transport)
+			v, err := metric(cs.Listening["metrics http"], sample)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(v) < sent {
+				t.Errorf("%s = %v, want at least the %d messages proxies %s and %s reported", sample, v, sent, tc.proxies[0].Name, tc.proxies[1].Name)
+			}
+		}
+	})
+
 	t.Run("UnknownNodeAndWrongKeyStoreNothing", func(t *testing.T) {
 		metricsAddr := cs.Listening["metrics http"]
 		for _, tc := range []struct {
