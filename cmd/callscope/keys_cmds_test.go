@@ -81,7 +81,7 @@ func TestKeyCommands(t *testing.T) {
 		if strings.Count(list, "signs") != 1 || !regexp.MustCompile(regexp.QuoteMeta(kid[1])+`\s+verifies`).MatchString(list) {
 			t.Fatalf("server key list: %s", list)
 		}
-		c.mustRun("key", "retire", kid[1])
+		c.mustRun("key", "retire", "--", kid[1]) // kids may start with a dash
 		if list := c.mustRun("key", "list"); !regexp.MustCompile(regexp.QuoteMeta(kid[1]) + `\s+retired`).MatchString(list) {
 			t.Fatalf("after retire: %s", list)
 		}

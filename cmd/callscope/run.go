@@ -111,10 +111,14 @@ func parse(fs *flag.FlagSet, e env, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: %v (put -- before arguments that start with a dash)", errUsage, err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			pos = append(pos, rest...) // everything after -- is positional
 			break
 		}
 		pos = append(pos, rest[0])

@@ -247,3 +247,13 @@ func TestServeHealthAndShutdown(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+func TestParseDashArguments(t *testing.T) {
+	e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+	fs := newFlagSet(e, "x", "x")
+	name := fs.String("name", "", "")
+	pos, err := parse(fs, e, []string{"a", "--name", "n", "--", "-dash", "--also"})
+	if err != nil || *name != "n" || strings.Join(pos, " ") != "a -dash --also" {
+		t.Fatalf("pos=%q name=%q err=%v", pos, *name, err)
+	}
+}
