@@ -33,7 +33,8 @@ var demoOrigins = []string{"http://127.0.0.1:8000", "http://localhost:8000"}
 func cmdDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "demo", "demo   (provisions a demo tenant, node and admin, sends demo calls to the local ingest)")
 	open := dbFlag(fs, e)
-	var hepAddr, publicURL, consoleAddr string
+	var hepAddr, publicURL, consoleAddr, secretKey string
+	stringFlag(fs, e.getenv, &secretKey, sSecretKey)
 	stringFlag(fs, e.getenv, &hepAddr, sHEPAddr)
 	stringFlag(fs, e.getenv, &publicURL, sPublicURL)
 	stringFlag(fs, e.getenv, &consoleAddr, sConsoleAddr)
@@ -109,7 +110,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  %-32s Call-ID %s\n", c.Name, c.CallID)
 	}
 	fmt.Fprintf(e.stdout, "\nconsole: http://%s/\n", dialable(consoleAddr))
-	return demoLink(ctx, e, d, t, calls[0], start, publicURL)
+	return demoLink(ctx, e, d, t, calls[0], start, publicURL, secretKey)
 }
 
 var errNothingStored = errors.New("no demo message stored yet")

@@ -229,10 +229,20 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	}
 	demoEnv.env["CALLSCOPE_HEP_ADDR"] = udp[1]
 	demoOut := demoEnv.mustRun("demo")
-	for _, want := range []string{"tenant \"demo\"", "password", "sent ", "demo-answered-", "console: http://"} {
+	for _, want := range []string{"tenant \"demo\"", "password", "sent ", "demo-answered-", "console: http://", "<iframe src="} {
 		if !strings.Contains(demoOut, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, demoOut)
 		}
+	}
+	// The printed viewer link works: it renders the answered call.
+	link := regexp.MustCompile(`viewer \(works until [^)]*\): (\S+)`).FindStringSubmatch(demoOut)
+	if link == nil {
+		t.Fatalf("no viewer link in:\n%s", demoOut)
+	}
+	viewerURL := regexp.MustCompile(`viewer listening on (http://[0-9.:]+)`).FindStringSubmatch(out.String())[1]
+	page := httpGet(t, viewerURL+link[1][strings.Index(link[1], "/v/"):])
+	if !strings.Contains(page, "demo-answered-") || !strings.Contains(page, "data-testid=\"ladder\"") {
+		t.Errorf("viewer page for the demo link lacks the call:\n%.2000s", page)
 	}
 	if again := demoEnv.mustRun("demo"); !strings.Contains(again, "already exists") {
 		t.Errorf("second demo run:\n%s", again)
@@ -246,6 +256,20 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
 	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%.1000s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func TestParseDashArguments(t *testing.T) {
