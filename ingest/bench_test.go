@@ -15,7 +15,8 @@ import (
 // node resolution, SIP extraction and the owned row (pooled), without the
 // queue and the database.
 func BenchmarkPacketPath(b *testing.B) {
-	m, err := newMetrics(prometheus.NewRegistry(), func() float64 { return 0 }, func() float64 { return 0 })
+	zero := func() float64 { return 0 }
+	m, err := newMetrics(prometheus.NewRegistry(), zero, zero, zero)
 	if err != nil {
 		b.Fatal(err)
 	}

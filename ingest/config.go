@@ -26,12 +26,18 @@ type Config struct {
 
 	// BatchSize is the most rows one COPY transaction writes (default
 	// 5000); FlushInterval the longest a row waits for its batch (default
-	// 200ms); QueueSize the rows held in memory between the readers and
-	// the writer (default 200000) — beyond it packets are dropped, counted
-	// as "queue_full".
+	// 200ms).
 	BatchSize     int
 	FlushInterval time.Duration
-	QueueSize     int
+	// QueueBytes bounds the memory held by accepted rows not yet written
+	// or spooled — queued, being batched, or in a COPY in flight (default
+	// 64 MiB, about a second at 60,000 messages/s). It is what caps the
+	// process's memory under load. When it is reached, UDP packets are
+	// dropped, counted as "queue_full"; TCP and TLS readers wait, so the
+	// sender's TCP window carries the back-pressure and nothing it sent is
+	// dropped. QueueSize bounds the same queue in rows (default 200000).
+	QueueBytes int64
+	QueueSize  int
 	// Writers is the number of COPY transactions in flight at once, each on
 	// its own connection (default 2), while the spool is empty; with
 	// anything spooled, one writer replays in order. The owner pool must
@@ -99,6 +105,9 @@ func (c *Config) setDefaults() {
 	defDur(&c.ShutdownTimeout, 15*time.Second)
 	defDur(&c.UnclaimedFlush, 3*time.Second)
 	defDur(&c.RetryInterval, time.Second)
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 64 << 20
+	}
 	if c.SpoolMaxBytes <= 0 {
 		c.SpoolMaxBytes = 1 << 30
 	}
@@ -120,6 +129,8 @@ func (c Config) Validate() error {
 		return callscope.FieldError("hep_tls_client_ca", "a client CA only makes sense with a TLS listen address")
 	case c.BatchSize > 100000:
 		return callscope.FieldError("batch_size", "%d rows per batch is too many (at most 100000)", c.BatchSize)
+	case c.QueueBytes > 0 && c.QueueBytes < 1<<20:
+		return callscope.FieldError("queue_bytes", "%d bytes is too small a queue (at least 1 MiB)", c.QueueBytes)
 	case c.Writers > 64:
 		return callscope.FieldError("writers", "%d concurrent writers is too many (at most 64)", c.Writers)
 	case c.QueueSize > 0 && c.BatchSize > c.QueueSize:
@@ -131,6 +142,6 @@ func (c Config) Validate() error {
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("hep=%s tls=%s batch=%d flush=%s queue=%d writers=%d spool=%s", c.HEPAddr, c.TLSAddr,
-		c.BatchSize, c.FlushInterval, c.QueueSize, c.Writers, c.SpoolDir)
+	return fmt.Sprintf("hep=%s tls=%s batch=%d flush=%s queue=%d rows/%d bytes writers=%d spool=%s", c.HEPAddr, c.TLSAddr,
+		c.BatchSize, c.FlushInterval, c.QueueSize, c.QueueBytes, c.Writers, c.SpoolDir)
 }

@@ -9,11 +9,12 @@
 //	                                                                     |
 //	                          owned, pooled row (text sanitised, payload exact)
 //	                                                                     v
-//	          bounded queue (full: drop, counted "queue_full") --> one writer
+//	   queue bounded in bytes (full: UDP drops, counted "queue_full";
+//	   TCP/TLS readers wait, so TCP pushes back) --> writer
 //	                                                                     |
 //	     batch by size or interval, id = UUID: one transaction of        |
-//	     INSERT ingest_batches(id) + binary COPY sip_messages/hep_events |
-//	                                                                     v
+//	     INSERT ingest_batches(id) + binary COPY sip_messages/hep_events,|
+//	     Writers transactions in flight at once while the spool is empty v
 //	     failure --> disk spool (checksummed, fsync'd, bounded) --> replayed in
 //	     order when PostgreSQL answers again, and by the next process; a batch
 //	     whose id is already in ingest_batches is skipped (exactly once).

@@ -205,3 +205,65 @@ func TestParallelWriters(t *testing.T) {
 		t.Errorf("%v write errors", v)
 	}
 }
+
+// The queue is bounded in bytes: with the writers stalled (a SHARE lock on
+// ingest_batches), datagrams beyond the bound are dropped and counted,
+// while a TCP sender is held back and loses nothing.
+func TestQueueBoundedInBytes(t *testing.T) {
+	b := setup(t, func(c *Config) { c.QueueBytes, c.QueueSize = 1<<20, 100000 })
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	ctx := context.Background()
+	tx, err := b.db.Owner().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000 // ~4 MB of rows against a 1 MiB bound
+	pkt := func(kind string, i int) []byte {
+		return sipPacket(5, withCallID(t, fmt.Sprintf("%s-%d@x", kind, i))).AppendV3(nil)
+	}
+	for i := range n {
+		sendUDP(t, b.udp, pkt("udp", i))
+	}
+	b.waitDropped(reasonQueueFull, 1)
+	if q := b.srv.queued.Load(); q > b.cfg.QueueBytes {
+		t.Fatalf("%d bytes queued, bound %d", q, b.cfg.QueueBytes)
+	}
+	tcpDone := make(chan struct{})
+	go func() {
+		defer close(tcpDone)
+		pkts := make([][]byte, n)
+		for i := range pkts {
+			pkts[i] = pkt("tcp", i)
+		}
+		sendStream(t, b.tcp, nil, pkts...)
+	}()
+	time.Sleep(200 * time.Millisecond) // let the TCP reader fill the queue and wait
+	udpDropped := b.dropped(reasonQueueFull)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-tcpDone
+
+	waitCount(t, b.db, n, 20*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'tcp-%'`)
+	// Every accepted datagram is stored (the kernel may have dropped some
+	// before ingest saw them: those were never accepted).
+	udpStored := int(counterValue(b.srv.m.accepted)) - n
+	waitCount(t, b.db, udpStored, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'udp-%'`)
+	if got := b.dropped(reasonQueueFull); got != udpDropped {
+		t.Errorf("dropped{queue_full} went from %v to %v after the UDP burst: TCP packets were dropped", udpDropped, got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b.srv.queued.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still counted as queued after everything was written", b.srv.queued.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

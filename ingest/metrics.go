@@ -48,7 +48,7 @@ type metrics struct {
 	writeErrors      prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, queueDepth, spoolBytes func() float64) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes func() float64) (*metrics, error) {
 	packets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callscope_ingest_packets_total",
 		Help: "HEP packets received, by transport and HEP version (0: not decodable).",
@@ -107,6 +107,10 @@ func newMetrics(reg prometheus.Registerer, queueDepth, spoolBytes func() float64
 			Name: "callscope_ingest_queue_depth",
 			Help: "Rows waiting in memory for the writer.",
 		}, queueDepth),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_queue_bytes",
+			Help: "Memory held by accepted rows not yet written or spooled (bounded by the queue's byte limit).",
+		}, queueBytes),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_spool_bytes",
 			Help: "Bytes of batches waiting in the disk spool.",

@@ -33,7 +33,7 @@ func (h *handler) handle(b []byte, sender netip.AddrPort, now time.Time) {
 		h.s.m.drop(reason)
 		return
 	}
-	h.s.enqueue(r, e)
+	h.s.enqueue(r, e, h.transport != trUDP)
 }
 
 // build turns b into a row and names its node, or returns the drop reason.
@@ -89,6 +89,7 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 	r.src, r.dst = p.Src, p.Dst
 
 	if kind == kindEvent {
+		r.fit(2*len(p.CorrelationID) + len(p.Payload))
 		// Kamailio and heplify put the Call-ID of LOG and RTCP reports in
 		// the correlation chunk.
 		r.setText(fCallID, p.CorrelationID)
@@ -114,6 +115,9 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 	if len(corr) == 0 {
 		corr = m.Correlation
 	}
+	r.fit(len(m.CallID) + len(corr) + len(m.Method) + len(m.Reason) + len(m.CSeqMethod) +
+		len(m.FromUser) + len(m.FromTag) + len(m.ToUser) + len(m.ToTag) + len(m.RURIUser) +
+		len(m.UserAgent) + len(p.NodeName) + len(p.Payload))
 	r.setText(fCallID, m.CallID)
 	r.setText(fCorrelation, corr)
 	r.setText(fMethod, m.Method)

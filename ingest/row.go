@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Table a row goes to.
@@ -81,7 +82,26 @@ func (r *row) setRaw(i int, v []byte) {
 	r.end[i] = uint32(len(r.buf))
 }
 
-var rowPool = sync.Pool{New: func() any { return &row{buf: make([]byte, 0, 2048)} }}
+// rowHeader is what a row costs besides its buffer.
+const rowHeader = int64(unsafe.Sizeof(row{}))
+
+// footprint is the memory r holds, as the queue's byte budget counts it.
+func (r *row) footprint() int64 { return rowHeader + int64(cap(r.buf)) }
+
+// fit sizes buf for a packet needing about need bytes, before its fields
+// are appended. A pooled buffer is kept when it is big enough and not more
+// than about twice too big; otherwise the row gets one of the packet's
+// size (rounded up to 256 bytes), so that a queue of small packets does
+// not hold buffers sized for large ones. Text that grows when sanitised
+// (invalid UTF-8) still appends correctly, past the estimate.
+func (r *row) fit(need int) {
+	if c := cap(r.buf); c >= need && c <= 2*need+512 {
+		return
+	}
+	r.buf = make([]byte, 0, (need+255)&^255)
+}
+
+var rowPool = sync.Pool{New: func() any { return new(row) }}
 
 func getRow() *row { return rowPool.Get().(*row) }
 

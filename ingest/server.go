@@ -35,6 +35,12 @@ type Server struct {
 	queue     chan *row
 	spool     *spool
 
+	// queued is the footprint in bytes of accepted rows not yet released
+	// (written or spooled), bounded by Config.QueueBytes; space wakes a
+	// stream reader waiting for some of it to be released.
+	queued atomic.Int64
+	space  chan struct{}
+
 	udp      *net.UDPConn
 	tcp, tls net.Listener
 	tlsConf  *tls.Config
@@ -68,6 +74,7 @@ func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, l
 		cfg: cfg, db: d, log: log,
 		extractor: sip.NewExtractor(cfg.CorrelationHeaders),
 		queue:     make(chan *row, cfg.QueueSize),
+		space:     make(chan struct{}, 1),
 		streams:   make(chan struct{}, cfg.MaxStreamConns),
 		conns:     map[net.Conn]struct{}{},
 	}
@@ -75,6 +82,8 @@ func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, l
 		s.dedup = newDedup(cfg.DedupWindow)
 	}
 	m, err := newMetrics(reg, func() float64 { return float64(len(s.queue)) }, func() float64 {
+		return float64(s.queued.Load())
+	}, func() float64 {
 		if s.spool == nil {
 			return 0
 		}
@@ -227,23 +236,79 @@ func (s *Server) closeListeners() {
 	}
 }
 
-// enqueue hands r to the writer, or drops it when the queue is full.
-func (s *Server) enqueue(r *row, e *nodeEntry) {
-	select {
-	case s.queue <- r:
-		s.m.accepted.Inc()
-		e.accepted.Inc()
-	default:
+// enqueue hands r to the writer. When the queue is full (in bytes or in
+// rows) a datagram is dropped and counted; with wait (a TCP or TLS
+// reader) it waits for room instead, which stops that connection's reads
+// and lets TCP push back on the sender. The wait always ends: the writer
+// releases rows whether it writes, spools or (spool full) drops them.
+func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
+	n := r.footprint()
+	if !s.reserve(n, wait) {
 		putRow(r)
 		s.m.dropped[reasonQueueFull].Inc()
+		return
+	}
+	if wait {
+		s.queue <- r
+	} else {
+		select {
+		case s.queue <- r:
+		default:
+			s.unreserve(n)
+			putRow(r)
+			s.m.dropped[reasonQueueFull].Inc()
+			return
+		}
+	}
+	s.m.accepted.Inc()
+	e.accepted.Inc()
+}
+
+// reserve takes n bytes of the queue's budget, waiting for them when wait
+// is set.
+func (s *Server) reserve(n int64, wait bool) bool {
+	for {
+		if s.queued.Add(n) <= s.cfg.QueueBytes {
+			if wait {
+				s.wake() // pass the turn on: the release may have freed room for more
+			}
+			return true
+		}
+		s.queued.Add(-n)
+		if !wait {
+			return false
+		}
+		// The short timeout covers a wake taken by another waiter.
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-s.space:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 }
 
-// release returns b's rows to the pool once they are written or spooled.
+func (s *Server) unreserve(n int64) {
+	s.queued.Add(-n)
+	s.wake()
+}
+
+func (s *Server) wake() {
+	select {
+	case s.space <- struct{}{}:
+	default:
+	}
+}
+
+// release returns b's rows to the pool once they are written or spooled,
+// and their bytes to the queue's budget.
 func (s *Server) release(b *batch) {
+	var n int64
 	for _, r := range b.rows {
+		n += r.footprint()
 		putRow(r)
 	}
+	s.unreserve(n)
 }
 
 // Run serves until ctx ends, then stops reading, drains the queue, writes
@@ -279,7 +344,7 @@ func (s *Server) Run(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	w.drainCtx = dctx // published to the writer by close(s.queue) below
-	s.log.Info("ingest: stopping", "queued", len(s.queue))
+	s.log.Info("ingest: stopping", "queued", len(s.queue), "queued_bytes", s.queued.Load())
 	s.closeListeners()
 	s.mu.Lock()
 	for c := range s.conns {

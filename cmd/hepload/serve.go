@@ -64,7 +64,7 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 	}
 	reg := prometheus.NewRegistry()
 	srv, err := ingest.New(ingest.Config{HEPAddr: o.listen, SpoolDir: spool, UDPReadBuffer: o.udpBuf,
-		BatchSize: o.batch, Writers: o.writers}, d, store, reg, log)
+		BatchSize: o.batch, Writers: o.writers, QueueBytes: o.queueBytes}, d, store, reg, log)
 	if err != nil {
 		return err
 	}
