@@ -41,6 +41,7 @@ func commands() []command {
 		{"key", "tenant public keys for client-signed tokens; rotate or retire the server's signing key", cmdKey},
 		{"apikey", "create, list and revoke orchestrators' API keys", cmdAPIKey},
 		{"token", "mint a viewer link, list live links, revoke one or all of a tenant's", cmdToken},
+		{"retention", "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", cmdRetention},
 		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
 		{"version", "print the version and commit", cmdVersion},
 	}
