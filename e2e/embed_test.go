@@ -187,3 +187,81 @@ func checkErrorPage(t *testing.T, ctx context.Context, kind, title string) {
 		t.Errorf("the %s page shows a ladder", kind)
 	}
 }
+
+// TestEmbedKamailioCall embeds a call that real peers made: a SIPp UAC
+// calls a SIPp UAS through a Kamailio proxy whose siptrace reports every
+// message to callscope over HEP/UDP with an auth key; the tenant's link to
+// that call, minted with its API key, renders inside the customer's page
+// with one column per endpoint and one arrow per stored message.
+//
+//	UAC 127.0.0.13 ─> proxy 127.0.0.26 ─> UAS 127.0.0.34
+//	                  │ HEP/UDP, capture ID 2101, auth key
+//	                  v
+//	            callscope ingest ── viewer <── iframe in http://127.0.0.2:P/
+func TestEmbedKamailioCall(t *testing.T) {
+	needPeers(t)
+	needChromium(t)
+	t.Parallel()
+	site := listenCustomer(t, "127.0.0.2")
+	cs := newCallscope(t)
+	cs.CLI(t, "tenant", "create", "acme", "--name", "Acme", "--embed-origin", site.Origin)
+	cs.CLI(t, "node", "add", "acme", "2101", "--name", "edge-proxy", "--auth-key", "acme-edge-key")
+	cs.Start(t)
+	proxy := Proxy{Name: "edge", Addr: freeSIPAddr(t, "127.0.0.26"), HEPURI: "sip:" + cs.HEPAddr, CaptureID: 2101, AuthKey: "acme-edge-key"}
+	startKamailio(t, proxy)
+	answered := callKinds[0]
+	answered.Calls = 1
+	runCallKinds(t, "embed", proxy, "127.0.0.13", "127.0.0.34", []callKind{answered})
+
+	// The call is complete once the proxy's 200 to the BYE, both ways,
+	// is stored, and stays that way.
+	var callID string
+	stored := 0
+	err := eventually(15*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hops, err := storedHops(ctx, cs.DatabaseURL, "acme")
+		if err != nil {
+			return err
+		}
+		ids := map[string]bool{}
+		for _, h := range withoutProbes(hops) {
+			ids[h.CallID] = true
+		}
+		if len(ids) != 1 {
+			return fmt.Errorf("stored Call-IDs %v, want the one call", ids)
+		}
+		for id := range ids {
+			callID = id
+		}
+		n := countStored(t, cs.DatabaseURL, "call_id = $1", callID)
+		done := countStored(t, cs.DatabaseURL, "call_id = $1 AND cseq_method = 'BYE' AND status = 200", callID)
+		if done != 2 || n != stored {
+			stored = n
+			return fmt.Errorf("call %s: %d messages stored, %d of the 2 hops of the BYE's 200", callID, n, done)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := mintToken(t, cs, createAPIKey(t, cs, "acme"), callID, 10*time.Minute)
+
+	tab := newTab(t, newBrowser(t))
+	do(t, tab, "open the customer page", chromedp.Navigate(site.PageURL(link.URL)))
+	frame := frameContext(t, tab, link.URL)
+	do(t, frame, "wait for the ladder inside the frame", chromedp.WaitVisible(chromedp.CSS(testID("ladder"))))
+	if got := run(t, frame, "Call-ID", chromedp.Text(chromedp.CSS(testID("call-id")))); got != callID {
+		t.Errorf("Call-ID shown in the frame: %q, want %q", got, callID)
+	}
+	labels := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-column] .column-label')].map(e => e.textContent)`)
+	if len(labels) != 3 || !strings.HasPrefix(labels[0], "127.0.0.13:") || labels[1] != proxy.Addr || !strings.HasPrefix(labels[2], "127.0.0.34:") {
+		t.Errorf("ladder columns %q, want the UAC on 127.0.0.13, the proxy %s, the UAS on 127.0.0.34", labels, proxy.Addr)
+	}
+	arrows := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-arrow]')].map(e => e.getAttribute('aria-label'))`)
+	if len(arrows) != stored {
+		t.Errorf("%d ladder arrows, want one per stored SIP message: %d\n%s", len(arrows), stored, strings.Join(arrows, "\n"))
+	}
+	do(t, tab, "size the window to the page", chromedp.EmulateViewport(1280, 1100))
+	screenshot(t, tab, "kamailio-call.png")
+}
