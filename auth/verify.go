@@ -45,6 +45,9 @@ type Verifier struct {
 	Revocations RevocationChecker
 	Limits      Limits
 	Now         func() time.Time
+	// Observe, when set, is told the outcome of every verification
+	// (nil error for a valid token), e.g. for metrics by auth.Outcome.
+	Observe func(err error)
 }
 
 // Verify checks token completely and returns its claims. Checks run from
@@ -61,6 +64,14 @@ type Verifier struct {
 // a store or Redis failed, and the token is refused). No error contains any
 // part of the token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verify(ctx, token)
+	if v.Observe != nil {
+		v.Observe(err)
+	}
+	return c, err
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if v.Keys == nil || v.Tenants == nil || v.Revocations == nil {
 		return nil, refuse(ErrUnavailable, "verifier is missing a store", nil)
 	}

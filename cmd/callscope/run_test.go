@@ -244,6 +244,16 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	if !strings.Contains(page, "demo-answered-") || !strings.Contains(page, "data-testid=\"ladder\"") {
 		t.Errorf("viewer page for the demo link lacks the call:\n%.2000s", page)
 	}
+	// Every role reports to the one /metrics listener.
+	metricsURL := regexp.MustCompile(`metrics listening on (http://[0-9.:]+)`).FindStringSubmatch(out.String())[1]
+	metrics := httpGet(t, metricsURL+"/metrics")
+	for _, want := range []string{`callscope_token_verifications_total{outcome="ok",role="viewer"}`,
+		`callscope_http_request_duration_seconds_count{code="2xx",method="GET",role="viewer",route="/v/:token"}`,
+		"callscope_ingest_", "callscope_retention_runs_total"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if again := demoEnv.mustRun("demo"); !strings.Contains(again, "already exists") {
 		t.Errorf("second demo run:\n%s", again)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/callscope/callscope/ingest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/redisdb"
+	"github.com/callscope/callscope/retention"
 	"github.com/callscope/callscope/tenant"
 	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
@@ -93,6 +94,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		if _, err := a.db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(48*time.Hour)); err != nil {
 			return nil, err
 		}
+		// Partitions ahead, partitions past the global maximum, tenants'
+		// shorter retention: hourly, one process at a time (advisory lock).
+		enf, err := retention.New(a.db, tenant.NewStore(a.db), retention.Config{MaxDays: cfg.RetentionMax}, a.registry, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.services = append(a.services, runFunc(func(ctx context.Context) error { return enf.Loop(ctx, time.Hour) }))
 	}
 	if cfg.HasRole("query") || cfg.HasRole("viewer") || cfg.HasRole("console") {
 		a.redis, err = redisdb.Open(ctx, cfg.RedisURL)
@@ -246,10 +254,12 @@ func (a *app) startQuery(ctx context.Context) error {
 		Tenants:     auth.NewTenantStatus(st.tenants, 5*time.Second),
 		Revocations: st.revs,
 		Limits:      a.limits(),
+		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
 	}
 	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
 	api := auth.NewAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
 	e := web.New(a.log, "query")
+	e.Use(web.Metrics(a.registry, "query"))
 	web.HealthRoutes(e, a.checks())
 	qs.Routes(e.Group(""))
 	api.Routes(e.Group(""))
@@ -276,10 +286,12 @@ func (a *app) startViewer() error {
 		Tenants:     dir,
 		Revocations: auth.NewRevocations(a.redis, redisPrefix, time.Now),
 		Limits:      a.limits(),
+		Observe:     web.NewVerifyMetrics(a.registry, "viewer").Observe,
 	}
 	limiter := auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits())
 	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
 	e := web.New(a.log, "viewer")
+	e.Use(web.Metrics(a.registry, "viewer"))
 	v.Routes(e)
 	_, err = a.serveHTTP("viewer", a.cfg.ViewerAddr, e)
 	return err
@@ -299,6 +311,7 @@ func (a *app) startConsole(ctx context.Context) error {
 		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit},
 		a.log)
 	e := web.New(a.log, "console")
+	e.Use(web.Metrics(a.registry, "console"))
 	web.HealthRoutes(e, a.checks())
 	c.Routes(e)
 	_, err = a.serveHTTP("console", a.cfg.ConsoleAddr, e)
