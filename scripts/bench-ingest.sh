@@ -14,6 +14,7 @@
 #
 #   RATE=60000 DURATION=60s PROTOS="udp tcp" WRITERS=2 scripts/bench-ingest.sh
 #   SERVE_FLAGS="-cpuprofile /tmp/ingest.pprof" PROTOS=udp scripts/bench-ingest.sh
+#   DB=postgres://postgres@127.0.0.1:5499/callscope_bench scripts/bench-ingest.sh  # another server
 set -euo pipefail
 RATE=${RATE:-60000}
 DURATION=${DURATION:-60s}
@@ -21,6 +22,7 @@ PROTOS=${PROTOS:-udp tcp}
 WRITERS=${WRITERS:-0}
 PORT=${PORT:-9160}
 SERVE_FLAGS=${SERVE_FLAGS:-}
+DB=${DB:-postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable}
 BIN=${BIN:-/tmp/hepload}
 cd "$(dirname "$0")/.."
 if [[ -z ${NOBUILD:-} ]]; then
@@ -31,7 +33,7 @@ ready=$(mktemp -u)
 for proto in $PROTOS; do
 	rm -f "$ready"
 	# shellcheck disable=SC2086 # SERVE_FLAGS is a list of flags
-	"$BIN" -serve -listen "127.0.0.1:$PORT" -writers "$WRITERS" -ready-file "$ready" $SERVE_FLAGS &
+	"$BIN" -serve -db "$DB" -listen "127.0.0.1:$PORT" -writers "$WRITERS" -ready-file "$ready" $SERVE_FLAGS &
 	srv=$!
 	for _ in $(seq 300); do
 		[[ -s $ready ]] && break
@@ -39,7 +41,7 @@ for proto in $PROTOS; do
 		sleep 0.1
 	done
 	[[ -s $ready ]] || { echo "hepload -serve not ready after 30s" >&2; kill "$srv"; exit 1; }
-	"$BIN" -addr "127.0.0.1:$PORT" -proto "$proto" -rate "$RATE" -duration "$DURATION" -measure || true
+	"$BIN" -db "$DB" -addr "127.0.0.1:$PORT" -proto "$proto" -rate "$RATE" -duration "$DURATION" -measure || true
 	kill -TERM "$srv"
 	wait "$srv" || true
 done

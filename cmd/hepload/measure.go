@@ -19,9 +19,11 @@ import (
 // every sampled message not yet found, with no time window, every
 // pollInterval, and takes the time after the answer arrived: each figure is
 // an upper bound, too high by at most one poll interval plus a query. A
-// sampled message never found (lost, or still not stored when the run
-// ends) counts as infinitely late in the "_all" percentiles, so a slow
-// writer cannot hide behind a window the poller no longer looks at.
+// sampled message never found (lost, still not stored when the run ends,
+// or not found within giveUp) counts as infinitely late in the "_all"
+// percentiles, so a slow writer cannot hide behind a window the poller no
+// longer looks at. PollMaxMillis says how loose the bound was: a poll that
+// took long under load adds its duration to what it found.
 type Measurement struct {
 	Stored       int64   `json:"stored"`
 	StoredRate   float64 `json:"stored_per_second"`
@@ -36,9 +38,17 @@ type Measurement struct {
 	// LatencyP99AllMillis counts unseen samples as infinitely late; -1
 	// when they are more than 1 % of the samples (p99 not reached).
 	LatencyP99AllMillis float64 `json:"latency_p99_all_ms"`
+
+	Polls         int     `json:"polls"`
+	PollMaxMillis float64 `json:"poll_max_ms"`
 }
 
 const pollInterval = 100 * time.Millisecond
+
+// giveUp: a sampled message not found this long after it was sent is no
+// longer asked for (it counts as infinitely late), so that messages lost
+// over UDP do not make every later poll slower.
+const giveUp = 30 * time.Second
 
 // sample is one sampled dialog: when each message was sent, and whether
 // the poller found it yet.
@@ -60,6 +70,8 @@ type measurer struct {
 	pending map[string]*sample // Call-ID -> dialog with messages not found yet
 	samples int
 	ms      []float64
+	polls   int
+	pollMax time.Duration
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -117,7 +129,12 @@ func (m *measurer) start(ctx context.Context) {
 func (m *measurer) poll(ctx context.Context) {
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.pending))
-	for id := range m.pending {
+	start := time.Now()
+	for id, s := range m.pending {
+		if first := s.firstSent(); start.Sub(first) > giveUp {
+			delete(m.pending, id)
+			continue
+		}
 		ids = append(ids, id)
 	}
 	m.mu.Unlock()
@@ -146,6 +163,8 @@ func (m *measurer) poll(ctx context.Context) {
 	now := time.Now() // after the answer: an upper bound
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.polls++
+	m.pollMax = max(m.pollMax, now.Sub(start))
 	for _, f := range got {
 		s := m.pending[f.call]
 		if s == nil {
@@ -162,6 +181,16 @@ func (m *measurer) poll(ctx context.Context) {
 			delete(m.pending, f.call)
 		}
 	}
+}
+
+// firstSent is when the dialog's first sampled message was sent.
+func (s *sample) firstSent() time.Time {
+	for _, t := range s.sentAt {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // messageIndex names the loadgen message a row holds: within one dialog
@@ -233,6 +262,7 @@ func (m *measurer) finish(ctx context.Context, sent int64, sendSeconds float64) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	sort.Float64s(m.ms)
+	r.Polls, r.PollMaxMillis = m.polls, float64(m.pollMax.Microseconds())/1000
 	r.LatencySamples = m.samples
 	r.LatencyUnseen = m.samples - len(m.ms)
 	if len(m.ms) > 0 {
