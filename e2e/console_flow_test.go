@@ -21,7 +21,6 @@ import (
 // revoked page. Screenshots of each step land in
 // e2e/artifacts/TestConsoleFlow/.
 func TestConsoleFlow(t *testing.T) {
-	needPeers(t)
 	needChromium(t)
 	t.Parallel()
 	cs := newCallscope(t)

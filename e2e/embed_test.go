@@ -27,7 +27,6 @@ import (
 // their own pages inside the frame. Screenshots of each land in
 // e2e/artifacts/TestEmbed_*/.
 func TestEmbed(t *testing.T) {
-	needPeers(t)
 	needChromium(t)
 	t.Parallel()
 	allowed := listenCustomer(t, "127.0.0.2")
