@@ -1,6 +1,7 @@
 package query
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -200,14 +201,26 @@ func (c *Client) getJSON(ctx context.Context, path, token string, dst any) error
 }
 
 func (c *Client) getBytes(ctx context.Context, path, token string) ([]byte, error) {
+	return c.do(ctx, http.MethodGet, path, token, nil)
+}
+
+// do sends one request and returns the body of a 2xx answer.
+func (c *Client) do(ctx context.Context, method, path, token string, reqBody []byte) ([]byte, error) {
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)

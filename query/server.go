@@ -31,6 +31,7 @@ type KeySource interface {
 
 // Server is the query service's HTTP face on the internal listener.
 type Server struct {
+	views    ViewRecorder
 	store    *Store
 	tenants  *tenant.Store
 	verifier *auth.Verifier
@@ -70,6 +71,7 @@ func (s *Server) Routes(g *echo.Group) {
 	g.GET("/internal/v1/tenants/:slug/public", s.tenantPublic, service) // service: CSP origins, aliases, active
 	g.GET("/internal/v1/keys/server/:kid", s.serverKey, service)        // service: public JWK
 	g.GET("/internal/v1/keys/tenant/:slug/:kid", s.tenantKey, service)  // service: public JWK
+	g.POST("/internal/v1/audit/views", s.recordViews, service)          // service: the viewer reports views
 	g.GET("/internal/v1/view/call", s.viewCall, view)                   // view token
 	g.GET("/internal/v1/view/text", s.viewText, view)                   // view token
 	g.GET("/internal/v1/view/pcap", s.viewPCAP, view)                   // view token with scope pcap

@@ -40,16 +40,17 @@ type Config struct {
 
 // View is one successful view, for the audit trail.
 type View struct {
-	At       time.Time
-	Tenant   string
-	CallID   string
-	JTI      string
-	Resource string // "page", "text", "pcap"
-	ClientIP netip.Addr
+	At        time.Time
+	Tenant    string
+	CallID    string
+	JTI       string
+	Resource  string // "page", "text", "pcap"
+	ClientIP  netip.Addr
+	UserAgent string
 }
 
-// Auditor records successful views. The auth engineer's audit writer is
-// expected to implement it; until then none is set and nothing is recorded.
+// Auditor records successful views. AuditQueue reports them to query,
+// which writes the tenant's view audit; without one nothing is recorded.
 type Auditor interface {
 	AuditView(ctx context.Context, v View) error
 }
@@ -328,7 +329,8 @@ func (s *Server) record(c echo.Context, claims *auth.Claims, resource string) {
 	if s.audit == nil {
 		return
 	}
-	v := View{At: time.Now().UTC(), Tenant: claims.Tenant, CallID: claims.CallID, JTI: claims.ID, Resource: resource, ClientIP: s.clientIP(c)}
+	v := View{At: time.Now().UTC(), Tenant: claims.Tenant, CallID: claims.CallID, JTI: claims.ID, Resource: resource, ClientIP: s.clientIP(c),
+		UserAgent: c.Request().UserAgent()}
 	if err := s.audit.AuditView(c.Request().Context(), v); err != nil {
 		s.log.WarnContext(c.Request().Context(), "audit view", "err", err, "request_id", web.RequestID(c))
 	}

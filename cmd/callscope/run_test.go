@@ -244,6 +244,20 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	if !strings.Contains(page, "demo-answered-") || !strings.Contains(page, "data-testid=\"ladder\"") {
 		t.Errorf("viewer page for the demo link lacks the call:\n%.2000s", page)
 	}
+	// The view is in the tenant's audit, with the browser's user agent:
+	// the viewer reports it to query, which writes it in batches.
+	var audited int
+	for deadline := time.Now().Add(10 * time.Second); audited == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if err := d.Owner().QueryRow(ctx, `SELECT count(*) FROM view_audit a JOIN tenants t ON t.id = a.tenant_id
+			WHERE t.slug = 'demo' AND a.call_id LIKE 'demo-answered-%' AND a.user_agent LIKE 'Go-http-client%'
+			AND a.client_ip = '127.0.0.1'`).Scan(&audited); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if audited == 0 {
+		t.Error("the demo link's view was not audited")
+	}
+
 	// Every role reports to the one /metrics listener.
 	metricsURL := regexp.MustCompile(`metrics listening on (http://[0-9.:]+)`).FindStringSubmatch(out.String())[1]
 	metrics := httpGet(t, metricsURL+"/metrics")

@@ -257,6 +257,7 @@ func (a *app) startQuery(ctx context.Context) error {
 		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
 	}
 	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
+	qs.SetViewRecorder(st.audit)
 	api := auth.NewAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
 	e := web.New(a.log, "query")
 	e.Use(web.Metrics(a.registry, "query"))
@@ -290,6 +291,9 @@ func (a *app) startViewer() error {
 	}
 	limiter := auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits())
 	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
+	audit := viewer.NewAuditQueue(qc, 10000, time.Second, a.log)
+	v.SetAuditor(audit)
+	a.services = append(a.services, audit)
 	e := web.New(a.log, "viewer")
 	e.Use(web.Metrics(a.registry, "viewer"))
 	v.Routes(e)
