@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -15,21 +16,37 @@ import (
 	"github.com/callscope/callscope"
 )
 
-// Open parses url (redis://host:port/db), connects and pings.
-func Open(ctx context.Context, url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
+// Open connects to the Redis at rawURL and pings it. A URL naming more
+// nodes with addr parameters (redis://h1:6379?addr=h2:6379&addr=h3:6379)
+// opens a Redis Cluster client.
+func Open(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
+	var c redis.UniversalClient
+	var addr string
+	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: %v", err)
 	}
-	c := redis.NewClient(opt)
+	if u.Query().Has("addr") {
+		opt, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: %v", err)
+		}
+		c, addr = redis.NewClusterClient(opt), fmt.Sprint(opt.Addrs)
+	} else {
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: %v", err)
+		}
+		c, addr = redis.NewClient(opt), opt.Addr
+	}
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, callscope.Errorf(callscope.Unavailable,
-				"CALLSCOPE_REDIS_URL: cannot reach %s (connection refused): start Redis or point the variable at it", opt.Addr)
+				"CALLSCOPE_REDIS_URL: cannot reach %s (connection refused): start Redis or point the variable at it", addr)
 		}
 		return nil, &callscope.Error{Kind: callscope.Unavailable,
-			Message: fmt.Sprintf("CALLSCOPE_REDIS_URL: cannot use Redis at %s", opt.Addr), Err: err}
+			Message: fmt.Sprintf("CALLSCOPE_REDIS_URL: cannot use Redis at %s", addr), Err: err}
 	}
 	return c, nil
 }

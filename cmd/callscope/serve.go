@@ -66,7 +66,7 @@ type app struct {
 	log      *slog.Logger
 	stdout   io.Writer
 	db       *db.DB
-	redis    *redis.Client
+	redis    redis.UniversalClient
 	registry *prometheus.Registry
 	services []service
 	closers  []func()
