@@ -97,7 +97,33 @@ func TestEmbed(t *testing.T) {
 			t.Fatalf("GET link: %d with frame-ancestors %q, want 200 with %q only", status, fa, allowed.Origin)
 		}
 		tab := newTab(t, browser)
+		// Subscribed before the navigation, so that Chromium's report of
+		// the refusal cannot be missed.
+		consoleCtx, stopConsole := context.WithTimeout(tab, browserTimeout)
+		defer stopConsole()
+		messages := chromedp.Console(consoleCtx)
 		do(t, tab, "open the page on a foreign origin", chromedp.Navigate(stranger.PageURL(link.URL)))
+		// Chromium says why, in the embedding page's console: the
+		// viewer's frame-ancestors, not a network error.
+		var refusal string
+		for m, err := range messages {
+			if err != nil {
+				t.Errorf("no console message about frame-ancestors from the embedding page: %v", err)
+				break
+			}
+			if strings.Contains(m.Text, "frame-ancestors") {
+				refusal = m.Text
+				break
+			}
+		}
+		stopConsole()
+		// "Framing 'http://127.0.0.1:V/' violates the following Content
+		// Security Policy directive: "frame-ancestors http://127.0.0.2:P".
+		// The request has been blocked."
+		if refusal != "" && (!strings.Contains(refusal, `"frame-ancestors `+allowed.Origin+`"`) || !strings.Contains(refusal, "blocked")) {
+			t.Errorf("Chromium's console: %q, want the frame blocked under frame-ancestors %s", refusal, allowed.Origin)
+		}
+		t.Logf("Chromium's console: %s", refusal)
 		frame := frameContext(t, tab, link.URL)
 		// Chromium replaces a frame that frame-ancestors refuses with its
 		// own error document, chrome-error://chromewebdata/ ("127.0.0.1
