@@ -16,7 +16,7 @@ func MustExplain(tb testing.TB, s *Store, f Filter) []string {
 	q, args := searchSQL(f, []int64{f.TenantID})
 	var plan []string
 	err := s.db.InTenant(context.Background(), f.TenantID, func(tx pgx.Tx) error {
-		rows, err := tx.Query(context.Background(), "EXPLAIN "+q, args...)
+		rows, err := tx.Query(context.Background(), "EXPLAIN "+q, append([]any{searchExecMode}, args...)...)
 		if err != nil {
 			return err
 		}
