@@ -31,10 +31,14 @@ const maxUnclaimed = 1000
 // behind an atomic pointer; a refresh builds a new map and swaps it in, so
 // lookups never take a lock.
 type resolver struct {
-	store   *tenant.Store
-	byTen   *prometheus.CounterVec
-	nodes   atomic.Pointer[nodeMap]
-	version string
+	store *tenant.Store
+	byTen *prometheus.CounterVec
+	nodes atomic.Pointer[nodeMap]
+
+	// refreshMu serialises refresh: the upkeep loop and a caller (Listen,
+	// a test) may refresh at once, and version is read and written there.
+	refreshMu sync.Mutex
+	version   string
 
 	mu        sync.Mutex
 	unclaimed map[uint32]*tenant.Unclaimed
@@ -52,6 +56,8 @@ func (r *resolver) lookup(id uint32) *nodeEntry { return (*r.nodes.Load())[id] }
 // refresh reloads the map when the store's version changed (or always,
 // when force is set).
 func (r *resolver) refresh(ctx context.Context, force bool) error {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
 	v, err := r.store.NodesVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("ingest: node map: %w", err)
