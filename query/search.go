@@ -203,6 +203,11 @@ func (s *Store) Search(ctx context.Context, f Filter) (calls []CallSummary, next
 		return nil, "", err
 	}
 	run := func(tx pgx.Tx) error {
+		// A broad filter can be costed past jit_above_cost; compiling the
+		// plan costs ~100 ms, more than the search.
+		if _, err := tx.Exec(ctx, `SELECT set_config('jit', 'off', true)`); err != nil {
+			return err
+		}
 		tenants := []int64{f.TenantID}
 		if f.TenantID == 0 {
 			// Name every tenant so the tenant-leading indexes serve

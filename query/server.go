@@ -31,6 +31,7 @@ type KeySource interface {
 
 // Server is the query service's HTTP face on the internal listener.
 type Server struct {
+	tcache   tenantCache
 	views    ViewRecorder
 	store    *Store
 	tenants  *tenant.Store
@@ -189,7 +190,7 @@ func (s *Server) refuseToken(c echo.Context, code string, origins []string) erro
 func (s *Server) viewCallOf(c echo.Context) (*Call, error) {
 	claims := c.Get(claimsKey).(*auth.Claims)
 	ctx := c.Request().Context()
-	t, err := s.tenants.BySlug(ctx, claims.Tenant)
+	t, err := s.tcache.bySlug(ctx, s.tenants, claims.Tenant)
 	if callscope.Is(err, callscope.NotFound) {
 		return nil, errNoCall
 	}

@@ -1,0 +1,69 @@
+package query
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/callscope/callscope/db"
+)
+
+// TestExplainCallBench prints EXPLAIN (ANALYZE, BUFFERS) of the statements
+// readCall sends for the viewer benchmark's call (viewer's
+// TestSeedBenchCall), as the application role in the tenant's transaction,
+// after running them six times so that a cached generic plan shows if
+// PostgreSQL picks one. Only with CALLSCOPE_BENCH_DB=1:
+//
+//	CALLSCOPE_BENCH_DB=1 go test -run TestExplainCallBench -v ./query
+func TestExplainCallBench(t *testing.T) {
+	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
+		t.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
+	}
+	ctx := context.Background()
+	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
+	if url == "" {
+		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
+	}
+	d, err := db.Open(ctx, url, db.Options{AppMaxConns: 1})
+	if err != nil {
+		t.Skip(err)
+	}
+	defer d.Close()
+	var tid int64
+	if err := d.Owner().QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'bench-03'`).Scan(&tid); err != nil {
+		t.Skip(err)
+	}
+	from := time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC)
+	to := from.Add(6 * time.Minute)
+	s := NewStore(d)
+	for range 6 {
+		c, err := s.Call(ctx, tid, "view-bench-20", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Messages) != 20 {
+			t.Fatalf("%d messages", len(c.Messages))
+		}
+	}
+	err = d.InTenant(ctx, tid, func(tx pgx.Tx) error {
+		for _, stmt := range callStatements() {
+			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+stmt, tid, "view-bench-20", from, to, LegWindow, []string{"view-bench-20" + B2BSuffix})
+			if err != nil {
+				return err
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				return err
+			}
+			t.Log("\n" + strings.Join(lines, "\n"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
