@@ -42,6 +42,8 @@ type Config struct {
 	BatchSize       int
 	FlushInterval   time.Duration
 	QueueSize       int
+	QueueBytes      int64
+	Writers         int
 	UDPReadBuffer   int
 	CorrelationHdrs []string
 	DedupWindow     time.Duration
@@ -86,7 +88,9 @@ var (
 	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "1073741824", "spool size limit; beyond it drops are counted"})
 	sBatchSize     = addSetting(setting{"batch-size", "CALLSCOPE_BATCH_SIZE", "5000", "rows per COPY batch"})
 	sFlush         = addSetting(setting{"flush-interval", "CALLSCOPE_FLUSH_INTERVAL", "200ms", "longest a message waits before its batch is written"})
-	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "messages ingest holds in memory before spooling"})
+	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "most messages ingest holds in memory between readers and writers"})
+	sQueueBytes    = addSetting(setting{"queue-bytes", "CALLSCOPE_QUEUE_BYTES", "67108864", "most bytes of messages ingest holds in memory; past it UDP drops (counted) and TCP waits"})
+	sWriters       = addSetting(setting{"writers", "CALLSCOPE_WRITERS", "2", "COPY transactions ingest keeps in flight at once, one connection each"})
 	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "33554432", "UDP socket receive buffer in bytes"})
 	sCorrelation   = addSetting(setting{"correlation-headers", "CALLSCOPE_CORRELATION_HEADERS", "X-CID,X-Call-ID,P-Charging-Vector", "SIP headers whose value correlates call legs, first found wins"})
 	sDedup         = addSetting(setting{"dedup-window", "CALLSCOPE_DEDUP_WINDOW", "0", "drop an identical packet from the same node within this window (0 keeps all; 1ms is typical)"})
@@ -168,6 +172,8 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.BatchSize = int(num(sBatchSize))
 		c.FlushInterval = dur(sFlush)
 		c.QueueSize = int(num(sQueueSize))
+		c.QueueBytes = num(sQueueBytes)
+		c.Writers = int(num(sWriters))
 		c.UDPReadBuffer = int(num(sUDPBuf))
 		c.CorrelationHdrs = splitList(get(sCorrelation))
 		c.DedupWindow = dur(sDedup)

@@ -328,6 +328,7 @@ func (a *app) startIngest(ctx context.Context) error {
 		HEPAddr: a.cfg.HEPAddr, TLSAddr: a.cfg.HEPTLSAddr, TLSCert: a.cfg.HEPTLSCert, TLSKey: a.cfg.HEPTLSKey,
 		TLSClientCA: a.cfg.HEPTLSClientCA, UDPReadBuffer: a.cfg.UDPReadBuffer,
 		BatchSize: a.cfg.BatchSize, FlushInterval: a.cfg.FlushInterval, QueueSize: a.cfg.QueueSize,
+		QueueBytes: a.cfg.QueueBytes, Writers: a.cfg.Writers,
 		SpoolDir: a.cfg.SpoolDir, SpoolMaxBytes: a.cfg.SpoolMaxBytes,
 		CorrelationHeaders: a.cfg.CorrelationHdrs, DedupWindow: a.cfg.DedupWindow,
 	}, a.db, tenant.NewStore(a.db), a.registry, a.log)
