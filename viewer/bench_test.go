@@ -1,13 +1,17 @@
 package viewer_test
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
+	"github.com/callscope/callscope/tenant"
 )
 
 // twentyMessageCall is a call with two correlated legs and two
@@ -28,26 +32,75 @@ func twentyMessageCall(tenantID int64, callID string, start time.Time) []queryte
 // BenchmarkViewerRender: GET /v/{token} of a 20-message call through the
 // whole stack: viewer handler, Redis limits and revocation, the query
 // service on loopback (verify again, PostgreSQL), ladder and templ.
+// Uncached renders every time; Cached serves the render cache after the
+// full admission checks (one token, so every view after the first hits).
 func BenchmarkViewerRender(b *testing.B) {
-	bb := setup(b, options{})
-	querytest.MustInsert(b, bb.db.Owner(), twentyMessageCall(bb.acme.ID, "bench-call", t0)...)
-	url := bb.viewer.URL + "/v/" + mint(b, bb.server, bb.claims("acme", "bench-call"))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(url)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"Uncached", -1}, {"Cached", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			bb := setup(b, options{renderTTL: bc.ttl})
+			querytest.MustInsert(b, bb.db.Owner(), twentyMessageCall(bb.acme.ID, "bench-call", t0)...)
+			url := bb.viewer.URL + "/v/" + mint(b, bb.server, bb.claims("acme", "bench-call"))
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Get(url)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestSeedBenchCall puts the 20-message call of BenchmarkViewerRender into
+// the 10-million-message bench database (query's TestLoadBenchDatabase),
+// tenant bench-03, call "view-bench-20" at 2026-02-01T12:00:00Z, once. The
+// load test of BENCHMARKS.md mints links for it and drives a real
+// `callscope serve` with viewer/viewload:
+//
+//	CALLSCOPE_BENCH_SEED=1 go test -run TestSeedBenchCall ./viewer
+func TestSeedBenchCall(t *testing.T) {
+	if os.Getenv("CALLSCOPE_BENCH_SEED") != "1" {
+		t.Skip("set CALLSCOPE_BENCH_SEED=1 to seed callscope_bench_query")
+	}
+	ctx := context.Background()
+	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
+	if url == "" {
+		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
+	}
+	d, err := db.Open(ctx, url, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := d.Owner().QueryRow(ctx, `SELECT count(*) FROM sip_messages WHERE tenant_id = $1 AND call_id LIKE 'view-bench-20%'`, tn.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n > 0 {
+		t.Logf("already seeded (%d messages)", n)
+		return
+	}
+	rows := twentyMessageCall(tn.ID, "view-bench-20", time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC))
+	if len(rows) != 20 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	querytest.MustInsert(t, d.Owner(), rows...)
 }

@@ -95,6 +95,7 @@ type bundle struct {
 type options struct {
 	limits    auth.RateLimits
 	deadRedis bool
+	renderTTL time.Duration // viewer.Config.RenderCacheTTL
 }
 
 func generous() auth.RateLimits {
@@ -161,7 +162,7 @@ func setup(tb testing.TB, opt options) *bundle {
 	_ = vrdb
 	vv := &auth.Verifier{Keys: dir, Tenants: dir, Revocations: vrevs}
 	ve := web.New(log, "viewer")
-	viewer.New(viewer.Config{PublicURL: "http://127.0.0.1", QueryURL: b.query.URL, ServiceToken: serviceToken}, qc, vv, rl, log).Routes(ve)
+	viewer.New(viewer.Config{PublicURL: "http://127.0.0.1", QueryURL: b.query.URL, ServiceToken: serviceToken, RenderCacheTTL: opt.renderTTL}, qc, vv, rl, log).Routes(ve)
 	b.viewer = httptest.NewServer(ve)
 	tb.Cleanup(b.viewer.Close)
 	return b

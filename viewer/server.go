@@ -36,6 +36,10 @@ type Config struct {
 	PublicURL    string // base of viewer links, e.g. https://view.example.com
 	QueryURL     string // where the mint API and JWKS are forwarded
 	ServiceToken string // kept for wiring symmetry; the Client carries it
+	// RenderCacheTTL is how long a rendered page is reused for the same
+	// token and options (see renderCache): 0 means DefaultRenderCacheTTL,
+	// negative disables the cache.
+	RenderCacheTTL time.Duration
 }
 
 // View is one successful view, for the audit trail.
@@ -66,6 +70,7 @@ type Server struct {
 	prefix   string // path of PublicURL, "" or "/viewer"
 	proxy    *httputil.ReverseProxy
 	audit    Auditor
+	renders  *renderCache // nil when disabled
 }
 
 // New returns the viewer. verifier must resolve keys and tenant status
@@ -73,6 +78,12 @@ type Server struct {
 // rl applies the public rate limits.
 func New(cfg Config, qc *query.Client, verifier *auth.Verifier, rl *auth.RateLimiter, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, qc: qc, verifier: verifier, rl: rl, log: log}
+	switch ttl := cfg.RenderCacheTTL; {
+	case ttl == 0:
+		s.renders = newRenderCache(DefaultRenderCacheTTL, defaultRenderCacheBytes)
+	case ttl > 0:
+		s.renders = newRenderCache(ttl, defaultRenderCacheBytes)
+	}
 	if d, ok := verifier.Keys.(*Directory); ok {
 		s.dir = d
 	} else {
@@ -348,17 +359,25 @@ func (s *Server) page(c echo.Context) error {
 		return s.refuse(c, r)
 	}
 	ctx := c.Request().Context()
+	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
+	pageNo = max(pageNo, 1)
+	group := c.QueryParam("group") == "ip"
+	th := theme(c)
+	// Only now, with the token verified and not revoked in this very
+	// request, may a page rendered for it a moment ago be served.
+	key := renderKey(tok, pageNo, th, group)
+	if e, ok := s.renders.get(key, time.Now()); ok {
+		c.Response().Header().Set("Content-Security-Policy", csp(e.origins))
+		s.record(c, claims, "page")
+		return c.HTMLBlob(http.StatusOK, e.body)
+	}
 	call, err := s.qc.ViewCall(ctx, tok)
 	if err != nil {
 		return s.refuse(c, s.fromQuery(c, claims, err))
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
-
-	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
-	group := c.QueryParam("group") == "ip"
-	th := theme(c)
 	msgs, events := call.Ladder()
-	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: max(pageNo, 1)})
+	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo})
 
 	base := s.viewBase(tok)
 	link := func(page int, group bool) string {
@@ -393,6 +412,7 @@ func (s *Server) page(c echo.Context) error {
 		s.log.ErrorContext(ctx, "render failed", "err", err, "request_id", web.RequestID(c))
 		return s.refuse(c, &refusal{kind: "internal", status: http.StatusInternalServerError, origins: call.Tenant.EmbedOrigins})
 	}
+	s.renders.put(key, body, call.Tenant.EmbedOrigins, time.Now())
 	s.record(c, claims, "page")
 	return c.HTMLBlob(http.StatusOK, body)
 }
