@@ -134,9 +134,13 @@ func newCallscope(t *testing.T) *Callscope {
 	// The viewer's port is chosen here rather than by the kernel, so that
 	// CALLSCOPE_PUBLIC_URL (the base of minted viewer links) is right.
 	viewerAddr := freeUDPTCPAddr(t, "127.0.0.1")
+	// Each server's Redis keys (rate limits, sessions, revocations) live
+	// under a prefix of its own, deleted when the test ends.
+	_, redisPrefix := redistest.New(t)
 	env := []string{
 		"CALLSCOPE_DATABASE_URL=" + dbURL,
 		"CALLSCOPE_REDIS_URL=" + redistest.URL(),
+		"CALLSCOPE_REDIS_PREFIX=" + redisPrefix,
 		"CALLSCOPE_SECRET_KEY=e2e-secret-key-0123456789abcdef0123456789",
 		"CALLSCOPE_HEP_ADDR=" + hepAddr,
 		"CALLSCOPE_VIEWER_ADDR=" + viewerAddr,

@@ -18,6 +18,7 @@ import (
 type Config struct {
 	DatabaseURL string
 	RedisURL    string
+	RedisPrefix string
 	PublicURL   string
 	SecretKey   string
 
@@ -67,6 +68,7 @@ func addSetting(s setting) setting { settings[s.flag] = s; return s }
 var (
 	sDatabaseURL   = addSetting(setting{"database-url", "CALLSCOPE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/callscope?sslmode=disable", "PostgreSQL URL; the database is created and migrated when missing"})
 	sRedisURL      = addSetting(setting{"redis-url", "CALLSCOPE_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL"})
+	sRedisPrefix   = addSetting(setting{"redis-prefix", "CALLSCOPE_REDIS_PREFIX", "callscope:", "start of every Redis key; deployments (or test runs) sharing one Redis use different ones"})
 	sPublicURL     = addSetting(setting{"public-url", "CALLSCOPE_PUBLIC_URL", "http://127.0.0.1:8080", "base URL of viewer links, as customers' browsers reach the viewer"})
 	sSecretKey     = addSetting(setting{"secret-key", "CALLSCOPE_SECRET_KEY", "", "at least 32 characters; encrypts signing keys at rest (required by the query role)"})
 	sHEPAddr       = addSetting(setting{"hep-addr", "CALLSCOPE_HEP_ADDR", ":9060", "HEP listener, UDP and TCP"})
@@ -150,6 +152,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		}
 		c.DatabaseURL = get(sDatabaseURL)
 		c.RedisURL = get(sRedisURL)
+		c.RedisPrefix = get(sRedisPrefix)
 		c.PublicURL = strings.TrimRight(get(sPublicURL), "/")
 		c.SecretKey = get(sSecretKey)
 		c.HEPAddr = get(sHEPAddr)

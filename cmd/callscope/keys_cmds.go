@@ -276,10 +276,10 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "token "+sub, usageLine)
 	open := dbFlag(fs, e)
 	var (
-		from, to, publicURL, redisURL, maxTTL, maxWindow string
-		ttl                                              time.Duration
-		scopes                                           listFlag
-		sealer                                           func() (*auth.Sealer, error)
+		from, to, publicURL, redisURL, redisPrefix, maxTTL, maxWindow string
+		ttl                                                           time.Duration
+		scopes                                                        listFlag
+		sealer                                                        func() (*auth.Sealer, error)
 	)
 	switch sub {
 	case "mint":
@@ -293,6 +293,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		sealer = secretFlag(fs, e)
 	case "revoke", "revoke-all":
 		stringFlag(fs, e.getenv, &redisURL, sRedisURL)
+		stringFlag(fs, e.getenv, &redisPrefix, sRedisPrefix)
 	}
 	pos, err := parse(fs, e, args)
 	if err != nil {
@@ -366,7 +367,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		}
 		defer rdb.Close()
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-			tokens := auth.NewTokens(d, ts, auth.NewRevocations(rdb, auth.DefaultRedisPrefix, nil))
+			tokens := auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil))
 			if sub == "revoke" {
 				if err := tokens.RevokeToken(ctx, t.ID, pos[1]); err != nil {
 					return err

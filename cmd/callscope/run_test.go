@@ -136,9 +136,9 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func TestServeHealthAndShutdown(t *testing.T) {
 	dbURL := dbtest.NewURL(t)
-	redisClient, _ := redistest.New(t)
-	_ = redisClient
+	_, redisPrefix := redistest.New(t)
 	env := map[string]string{
+		"CALLSCOPE_REDIS_PREFIX": redisPrefix,
 		"CALLSCOPE_DATABASE_URL": dbURL,
 		"CALLSCOPE_REDIS_URL":    redistest.URL(),
 		"CALLSCOPE_SECRET_KEY":   strings.Repeat("k", 32),

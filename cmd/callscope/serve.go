@@ -155,10 +155,6 @@ func (a *app) startRole(ctx context.Context, role string) error {
 	return fmt.Errorf("unknown role %q", role)
 }
 
-// redisPrefix starts every Redis key callscope writes; the CLI uses the
-// same, so revocations it makes are seen by running servers.
-const redisPrefix = auth.DefaultRedisPrefix
-
 // serviceToken is the credential viewer and console present to query:
 // CALLSCOPE_QUERY_TOKEN, else derived from the secret key so that a single
 // secret configures a whole deployment.
@@ -205,8 +201,8 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 		keys:       auth.NewKeyStore(a.db, sealer),
 		tenantKeys: auth.NewTenantKeys(a.db, tenants),
 		apiKeys:    auth.NewAPIKeys(a.db),
-		revs:       auth.NewRevocations(a.redis, redisPrefix, time.Now),
-		limiter:    auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits()),
+		revs:       auth.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
+		limiter:    auth.NewRateLimiter(a.redis, a.cfg.RedisPrefix, auth.DefaultRateLimits()),
 		audit:      auth.NewAuditWriter(a.db, auth.AuditOptions{}),
 	}
 	if err := st.keys.EnsureActive(ctx); err != nil {
@@ -285,11 +281,11 @@ func (a *app) startViewer() error {
 	verifier := &auth.Verifier{
 		Keys:        dir,
 		Tenants:     dir,
-		Revocations: auth.NewRevocations(a.redis, redisPrefix, time.Now),
+		Revocations: auth.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
 		Limits:      a.limits(),
 		Observe:     web.NewVerifyMetrics(a.registry, "viewer").Observe,
 	}
-	limiter := auth.NewRateLimiter(a.redis, redisPrefix, auth.DefaultRateLimits())
+	limiter := auth.NewRateLimiter(a.redis, a.cfg.RedisPrefix, auth.DefaultRateLimits())
 	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
 	audit := viewer.NewAuditQueue(qc, 10000, time.Second, a.log)
 	v.SetAuditor(audit)
@@ -311,7 +307,7 @@ func (a *app) startConsole(ctx context.Context) error {
 		return err
 	}
 	c := console.New(console.Config{SecureCookies: a.cfg.ConsoleSecure, PublicURL: a.cfg.PublicURL},
-		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, redisPrefix, qc,
+		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, a.cfg.RedisPrefix, qc,
 		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit},
 		a.log)
 	e := web.New(a.log, "console")
