@@ -67,7 +67,16 @@ ensure_postgres() {
   data="$STATE_DIR/postgres"
   mkdir -p "$STATE_DIR"
   owner=""
-  if [ "$(id -u)" = 0 ]; then owner="postgres"; fi
+  if [ "$(id -u)" = 0 ]; then
+    # PostgreSQL refuses to run as root: the postgres user runs it, and
+    # must be able to reach the data directory (not the case under /root).
+    owner="postgres"
+    mkdir -p "$data"
+    if ! runuser -u postgres -- test -x "$data/.." 2>/dev/null; then
+      data="/var/lib/postgresql/callscope-$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-12)"
+      mkdir -p "$data"
+    fi
+  fi
   run_pg() { if [ -n "$owner" ]; then runuser -u "$owner" -- "$@"; else "$@"; fi; }
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating a throwaway PostgreSQL in $data"
