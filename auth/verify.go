@@ -75,6 +75,38 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	if v.Keys == nil || v.Tenants == nil || v.Revocations == nil {
 		return nil, refuse(ErrUnavailable, "verifier is missing a store", nil)
 	}
+	c, err := v.authentic(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkClaims(c); err != nil {
+		return nil, err
+	}
+
+	active, err := v.Tenants.TenantActive(ctx, c.Tenant)
+	switch {
+	case callscope.Is(err, callscope.NotFound):
+		return nil, refuse(ErrTenantInactive, "tenant does not exist", nil)
+	case err != nil:
+		return nil, refuse(ErrUnavailable, "tenant status", err)
+	case !active:
+		return nil, refuse(ErrTenantInactive, "tenant is suspended", nil)
+	}
+
+	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, c.IssuedAt)
+	switch {
+	case err != nil:
+		return nil, refuse(ErrUnavailable, "revocation check", err)
+	case revoked:
+		return nil, refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
+	}
+	return c, nil
+}
+
+// authentic checks that token is a well-formed view token whose signature
+// verifies under a key its issuer may use, and returns its claims. The
+// policy checks (audience, times, limits, tenant, revocation) are Verify's.
+func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, refuse(ErrMalformed, "token exceeds 4096 bytes", nil)
 	}
@@ -123,28 +155,6 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	// Belt and braces: the claims we checked are the bytes that were signed.
 	if !bytes.Equal(verified, payload) {
 		return nil, refuse(ErrSignature, "verified payload differs from parsed payload", nil)
-	}
-
-	if err := v.checkClaims(c); err != nil {
-		return nil, err
-	}
-
-	active, err := v.Tenants.TenantActive(ctx, c.Tenant)
-	switch {
-	case callscope.Is(err, callscope.NotFound):
-		return nil, refuse(ErrTenantInactive, "tenant does not exist", nil)
-	case err != nil:
-		return nil, refuse(ErrUnavailable, "tenant status", err)
-	case !active:
-		return nil, refuse(ErrTenantInactive, "tenant is suspended", nil)
-	}
-
-	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, c.IssuedAt)
-	switch {
-	case err != nil:
-		return nil, refuse(ErrUnavailable, "revocation check", err)
-	case revoked:
-		return nil, refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
 	}
 	return c, nil
 }
