@@ -56,14 +56,11 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 	// Creating a tenant is an admin act across tenants: the new row has no
 	// tenant context to live in yet.
 	err = s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `/* Store.Create */ 
+		var err error
+		t, err = queryOne(ctx, tx, `/* Store.Create */
 			INSERT INTO tenants (slug, name, embed_origins, retention_days)
 			VALUES ($1, $2, $3, $4)
 			RETURNING `+tenantColumns, n.Slug, n.Name, origins, n.RetentionDays)
-		if err != nil {
-			return err
-		}
-		t, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
 		return err
 	})
 	if isUnique(err) {
@@ -81,11 +78,8 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
 	var t Tenant
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `/* Store.BySlug */ SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
-		if err != nil {
-			return err
-		}
-		t, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
+		var err error
+		t, err = queryOne(ctx, tx, `/* Store.BySlug */ SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -101,11 +95,8 @@ func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
 func (s *Store) ByID(ctx context.Context, id int64) (Tenant, error) {
 	var t Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `/* Store.ByID */ SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		t, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
+		var err error
+		t, err = queryOne(ctx, tx, `/* Store.ByID */ SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -166,7 +157,8 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 	}
 	var t Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `/* Store.Update */ 
+		var err error
+		t, err = queryOne(ctx, tx, `/* Store.Update */
 			UPDATE tenants SET
 				name = coalesce($2, name),
 				status = coalesce($3, status),
@@ -175,10 +167,6 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 				aliases = coalesce($6, aliases)
 			WHERE id = $1
 			RETURNING `+tenantColumns, id, u.Name, u.Status, u.RetentionDays, origins, aliasesArg(u.Aliases))
-		if err != nil {
-			return err
-		}
-		t, err = pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -224,6 +212,16 @@ func ValidateAliases(a map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// queryOne runs a query that returns exactly one tenant row; pgx.ErrNoRows
+// when it returns none.
+func queryOne(ctx context.Context, tx pgx.Tx, sql string, args ...any) (Tenant, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return Tenant{}, err
+	}
+	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
 }
 
 func aliasesArg(a map[string]string) any {
