@@ -39,6 +39,7 @@ func main() {
 	warm := flag.Duration("warmup", 3*time.Second, "run this long before measuring")
 	nIPs := flag.Int("ips", 1000, "loopback source addresses to spread requests over")
 	suffix := flag.String("suffix", "", "appended to /v/{token}, e.g. ?theme=dark")
+	miss := flag.Bool("miss", false, "defeat the viewer's render cache: ask for ?page=N, N new each time (past the last page the ladder shows the last page, so the work is a full render)")
 	flag.Parse()
 
 	tokens, err := readTokens(*tokensFile)
@@ -78,6 +79,9 @@ func main() {
 			for ctx.Err() == nil {
 				n := next.Add(1)
 				url := *base + "/v/" + tokens[n%uint64(len(tokens))] + *suffix
+				if *miss {
+					url += fmt.Sprintf("?page=%d", 1000+n)
+				}
 				start := time.Now()
 				resp, err := clients[n%uint64(len(clients))].Get(url)
 				code := 0
