@@ -42,13 +42,15 @@ func DefaultRateLimits() RateLimits {
 // since revocation needs the same Redis).
 type RateLimiter struct {
 	limiter *redis_rate.Limiter
+	rdb     redis.UniversalClient
 	prefix  string
 	limits  RateLimits
+	spent   spentIPs // IPs Redis said are out of invalid-token budget
 }
 
 // NewRateLimiter returns a limiter over rdb with key prefix and limits.
 func NewRateLimiter(rdb redis.UniversalClient, prefix string, limits RateLimits) *RateLimiter {
-	return &RateLimiter{limiter: redis_rate.NewLimiter(rdb), prefix: prefix, limits: limits}
+	return &RateLimiter{limiter: redis_rate.NewLimiter(rdb), rdb: rdb, prefix: prefix, limits: limits}
 }
 
 // Allow takes one event from the bucket key under limit. When refused,
@@ -102,10 +104,15 @@ func (l *RateLimiter) AllowInvalidAttempt(ctx context.Context, ip netip.Addr) (b
 	if res.Remaining >= 1 {
 		return true, 0, nil
 	}
-	// Time until one more unit is free: the bucket drains to Burst−1 used.
+	return false, invalidRetry(lim, res.ResetAfter), nil
+}
+
+// invalidRetry is how long an IP whose invalid-token bucket resets after
+// resetAfter waits for one more unit: the bucket drains to Burst−1 used.
+func invalidRetry(lim redis_rate.Limit, resetAfter time.Duration) time.Duration {
 	emission := lim.Period / time.Duration(max(lim.Rate, 1))
-	retry := res.ResetAfter - time.Duration(max(lim.Burst-1, 0))*emission
-	return false, max(retry, time.Millisecond), nil
+	retry := resetAfter - time.Duration(max(lim.Burst-1, 0))*emission
+	return max(retry, time.Millisecond)
 }
 
 // NoteInvalid spends one unit of ip's invalid-token budget.

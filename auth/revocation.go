@@ -70,6 +70,11 @@ func (r *Revocations) CheckRevoked(ctx context.Context, tenant, jti string, issu
 	if err != nil {
 		return false, fmt.Errorf("auth.Revocations.CheckRevoked: %w", unavailable("revocation store unavailable", err))
 	}
+	return revokedBy(vals, issuedAt)
+}
+
+// revokedBy reads the MGET of [jti key, epoch key].
+func revokedBy(vals []any, issuedAt time.Time) (bool, error) {
 	if len(vals) != 2 {
 		return false, fmt.Errorf("auth.Revocations.CheckRevoked: MGET returned %d values", len(vals))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"time"
 
 	"github.com/callscope/callscope"
@@ -50,6 +51,13 @@ type Verifier struct {
 	Observe func(err error)
 }
 
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
 // Verify checks token completely and returns its claims. Checks run from
 // the cheapest to the dearest, so garbage costs no crypto and no I/O:
 // size; three base64url segments; header (alg allowlist, typ, kid, no key
@@ -72,6 +80,32 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verifyLocal(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, c.IssuedAt)
+	if err := revocationOutcome(revoked, err); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// revocationOutcome is Verify's answer to a revocation check.
+func revocationOutcome(revoked bool, err error) error {
+	switch {
+	case err != nil:
+		return refuse(ErrUnavailable, "revocation check", err)
+	case revoked:
+		return refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
+	}
+	return nil
+}
+
+// verifyLocal is every check of Verify but revocation: the token is
+// authentic, its claims within policy, its tenant active. The caller must
+// still check revocation (Verify, VerifyView).
+func (v *Verifier) verifyLocal(ctx context.Context, token string) (*Claims, error) {
 	if v.Keys == nil || v.Tenants == nil || v.Revocations == nil {
 		return nil, refuse(ErrUnavailable, "verifier is missing a store", nil)
 	}
@@ -92,14 +126,6 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	case !active:
 		return nil, refuse(ErrTenantInactive, "tenant is suspended", nil)
 	}
-
-	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, c.IssuedAt)
-	switch {
-	case err != nil:
-		return nil, refuse(ErrUnavailable, "revocation check", err)
-	case revoked:
-		return nil, refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
-	}
 	return c, nil
 }
 
@@ -109,6 +135,21 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return nil, refuse(ErrMalformed, "token exceeds 4096 bytes", nil)
+	}
+	// A token this Verifier already found authentic skips the parse and
+	// the signature check (see sigCache for why that changes no answer).
+	mk := sigKey{owner: v, sum: sha256.Sum256([]byte(token))}
+	if e, ok := memo.get(mk, v.now()); ok {
+		// The same bytes verified before under e.key: the key must still
+		// be the one the issuer's namespace and kid resolve to now.
+		key, err := v.resolveKey(ctx, &e.claims, e.kid)
+		if err != nil {
+			return nil, err
+		}
+		if sameKey(key, e.key) {
+			return e.claimsCopy(), nil
+		}
+		// Same kid, another key: check the signature afresh below.
 	}
 	hseg, pseg, _, ok := splitCompact(token)
 	if !ok {
@@ -156,6 +197,7 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 	if !bytes.Equal(verified, payload) {
 		return nil, refuse(ErrSignature, "verified payload differs from parsed payload", nil)
 	}
+	memo.put(mk, c, hdr.kid, key)
 	return c, nil
 }
 
@@ -191,10 +233,7 @@ func (v *Verifier) resolveKey(ctx context.Context, c *Claims, kid string) (crypt
 // authentic token.
 func (v *Verifier) checkClaims(c *Claims) error {
 	lim := v.Limits.effective()
-	now := time.Now()
-	if v.Now != nil {
-		now = v.Now()
-	}
+	now := v.now()
 	switch {
 	case c.Audience != Audience:
 		return refuse(ErrClaims, "wrong audience", nil)

@@ -225,31 +225,24 @@ type refusal struct {
 }
 
 // admit runs the checks every /v/ resource shares, in order: shape, the
-// IP's invalid-token budget (before any signature work), Verify, then the
-// per-token and per-IP view budgets.
+// IP's invalid-token budget, Verify, then the per-token and per-IP view
+// budgets. auth.Verifier.VerifyView does all but the shape, with every
+// Redis check of an authentic token in one round trip; an IP this process
+// already knows to be out of invalid-token budget is refused before any
+// signature work.
 func (s *Server) admit(c echo.Context, tok string) (*auth.Claims, *refusal) {
 	ctx := c.Request().Context()
 	if !wellFormed(tok) {
 		return nil, &refusal{kind: "invalid", status: http.StatusUnauthorized}
 	}
 	ip := s.clientIP(c)
-	ok, retry, err := s.rl.AllowInvalidAttempt(ctx, ip)
-	if err != nil {
-		return nil, s.unavailable(c, "rate limiter", err)
-	}
-	if !ok {
-		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry}
-	}
-	claims, err := s.verifier.Verify(ctx, tok)
+	claims, budget, err := s.verifier.VerifyView(ctx, tok, ip, s.rl)
 	if err != nil {
 		outcome := auth.Outcome(err)
 		if outcome == "unavailable" {
 			return nil, s.unavailable(c, "verify", err)
 		}
 		s.log.InfoContext(ctx, "view token refused", "outcome", outcome, "request_id", web.RequestID(c))
-		if err := s.rl.NoteInvalid(ctx, ip); err != nil {
-			s.log.WarnContext(ctx, "note invalid token", "err", err, "request_id", web.RequestID(c))
-		}
 		r := &refusal{kind: "invalid", status: http.StatusUnauthorized}
 		switch outcome {
 		case "expired":
@@ -267,15 +260,13 @@ func (s *Server) admit(c echo.Context, tok string) (*auth.Claims, *refusal) {
 		}
 		return nil, r
 	}
-	if ok, retry, err := s.rl.AllowViewToken(ctx, claims.ID); err != nil {
-		return nil, s.unavailable(c, "rate limiter", err)
-	} else if !ok {
-		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry, origins: s.origins(ctx, claims)}
-	}
-	if ok, retry, err := s.rl.AllowViewIP(ctx, ip); err != nil {
-		return nil, s.unavailable(c, "rate limiter", err)
-	} else if !ok {
-		return nil, &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: retry, origins: s.origins(ctx, claims)}
+	if budget.Limited {
+		r := &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: budget.RetryAfter}
+		if claims != nil {
+			// Only a verified token names the tenant whose page this is.
+			r.origins = s.origins(ctx, claims)
+		}
+		return nil, r
 	}
 	return claims, nil
 }

@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"slices"
+	"sync"
+	"time"
+)
+
+// sigCache memoises the one pure step of verification: "these exact token
+// bytes parse to these claims and carry a valid signature by this public
+// key". It is keyed by the SHA-256 of the whole token, so a hit means the
+// same header, claims and signature bytes that were checked before.
+//
+// Why it is sound: nothing cached is a decision. On a hit Verify still
+// resolves the key again from the token's issuer, tenant and kid through
+// Keys (so a removed or rotated key, or a tenant key disabled, refuses the
+// token exactly as before, within the key store's own cache) and requires
+// the resolved key to be Equal to the one the signature was checked with;
+// a signature that verified under key K over bytes B verifies again under K
+// over B, so skipping the Ed25519/ECDSA check and the parse changes no
+// answer. Everything that can change with time (audience and server limits
+// are cheap and rerun, expiry, nbf, tenant status, revocation) is checked on
+// every request, after the cache. Entries live no longer than the token
+// (exp + MaxLeeway), the map is bounded, and refused tokens are never
+// cached, so garbage cannot fill it.
+//
+// There is one memo per process, keyed by the Verifier as well as the
+// token: Verifier is a plain struct that callers build and copy (a field
+// of its own would need a lock inside a copyable value), and each Verifier
+// only ever sees its own verifications, so the viewer and query roles of
+// one process do not share work a split deployment could not share.
+type sigCache struct {
+	mu sync.Mutex
+	m  map[sigKey]sigEntry
+}
+
+type sigKey struct {
+	owner *Verifier
+	sum   [sha256.Size]byte
+}
+
+// memo is the process's memo.
+var memo sigCache
+
+type sigEntry struct {
+	claims Claims
+	kid    string
+	key    crypto.PublicKey
+	until  time.Time
+}
+
+// maxSigEntries bounds the memo; past it, it starts over (a few extra
+// signature checks, never a wrong answer). ~1 KB per entry.
+const maxSigEntries = 20000
+
+func (s *sigCache) get(k sigKey, now time.Time) (sigEntry, bool) {
+	s.mu.Lock()
+	e, ok := s.m[k]
+	s.mu.Unlock()
+	if !ok || !now.Before(e.until) {
+		return sigEntry{}, false
+	}
+	return e, true
+}
+
+func (s *sigCache) put(k sigKey, c *Claims, kid string, key crypto.PublicKey) {
+	e := sigEntry{claims: *c, kid: kid, key: key, until: c.Expiry.Add(MaxLeeway)}
+	e.claims.Scopes = slices.Clone(c.Scopes)
+	s.mu.Lock()
+	if s.m == nil || len(s.m) >= maxSigEntries {
+		s.m = make(map[sigKey]sigEntry)
+	}
+	s.m[k] = e
+	s.mu.Unlock()
+}
+
+// claimsCopy returns claims a caller may keep and modify.
+func (e sigEntry) claimsCopy() *Claims {
+	c := e.claims
+	c.Scopes = slices.Clone(e.claims.Scopes)
+	return &c
+}
+
+// sameKey reports whether a and b are the same public key.
+func sameKey(a, b crypto.PublicKey) bool {
+	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && b != nil && eq.Equal(b)
+}
