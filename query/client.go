@@ -96,11 +96,11 @@ func callQuery(tenantID int64, callID string, from, to time.Time) string {
 
 // Call reads any tenant's call (admin). Returns NotFound as Store.Call does.
 func (c *Client) Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*Call, error) {
-	var call Call
-	if err := c.getJSON(ctx, "/internal/v1/admin/call?"+callQuery(tenantID, callID, from, to), c.token, &call); err != nil {
+	call, err := c.getCall(ctx, "/internal/v1/admin/call?"+callQuery(tenantID, callID, from, to), c.token)
+	if err != nil {
 		return nil, fmt.Errorf("query.Client.Call: %w", err)
 	}
-	return &call, nil
+	return call, nil
 }
 
 // PCAP downloads any tenant's call as PCAP (admin).
@@ -124,11 +124,11 @@ func (c *Client) Text(ctx context.Context, tenantID int64, callID string, from, 
 // ViewCall reads the call a view token grants. The token travels in the
 // Authorization header only, never in a URL.
 func (c *Client) ViewCall(ctx context.Context, token string) (*Call, error) {
-	var call Call
-	if err := c.getJSON(ctx, "/internal/v1/view/call", token, &call); err != nil {
+	call, err := c.getCall(ctx, "/internal/v1/view/call", token)
+	if err != nil {
 		return nil, fmt.Errorf("query.Client.ViewCall: %w", err)
 	}
-	return &call, nil
+	return call, nil
 }
 
 // ViewText is the token's call as text.
@@ -204,8 +204,34 @@ func (c *Client) getBytes(ctx context.Context, path, token string) ([]byte, erro
 	return c.do(ctx, http.MethodGet, path, token, nil)
 }
 
+// getCall asks for a Call in the binary encoding and decodes whichever
+// encoding the server answered with (an older one answers JSON).
+func (c *Client) getCall(ctx context.Context, path, token string) (*Call, error) {
+	var ctype string
+	body, err := c.doAccept(ctx, http.MethodGet, path, token, nil, CallMediaType, &ctype)
+	if err != nil {
+		return nil, err
+	}
+	var call Call
+	if ctype == CallMediaType {
+		err = call.UnmarshalBinary(body)
+	} else {
+		err = json.Unmarshal(body, &call)
+	}
+	if err != nil {
+		return nil, &callscope.Error{Kind: callscope.Internal, Message: "query answered a malformed call", Err: err}
+	}
+	return &call, nil
+}
+
 // do sends one request and returns the body of a 2xx answer.
 func (c *Client) do(ctx context.Context, method, path, token string, reqBody []byte) ([]byte, error) {
+	return c.doAccept(ctx, method, path, token, reqBody, "", nil)
+}
+
+// doAccept is do with an Accept header, reporting the answer's
+// Content-Type in ctype when it is not nil.
+func (c *Client) doAccept(ctx context.Context, method, path, token string, reqBody []byte, accept string, ctype *string) ([]byte, error) {
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
@@ -224,6 +250,9 @@ func (c *Client) do(ctx context.Context, method, path, token string, reqBody []b
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
 	}
 	if id := requestIDFrom(ctx); id != "" {
 		req.Header.Set("X-Request-Id", id)
@@ -245,6 +274,9 @@ func (c *Client) do(ctx context.Context, method, path, token string, reqBody []b
 		return nil, callscope.Errorf(callscope.Internal, "query answer exceeds %d bytes", maxBody)
 	}
 	if resp.StatusCode/100 == 2 {
+		if ctype != nil {
+			*ctype = resp.Header.Get("Content-Type")
+		}
 		return body, nil
 	}
 	return nil, decodeError(resp.StatusCode, body)

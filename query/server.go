@@ -205,7 +205,20 @@ func (s *Server) viewCall(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, call)
+	return sendCall(c, call)
+}
+
+// sendCall answers a Call in the binary encoding when the client asked
+// for it (Client does), JSON otherwise.
+func sendCall(c echo.Context, call *Call) error {
+	if !strings.Contains(c.Request().Header.Get("Accept"), CallMediaType) {
+		return c.JSON(http.StatusOK, call)
+	}
+	b, err := call.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, CallMediaType, b)
 }
 
 func (s *Server) viewText(c echo.Context) error {
@@ -261,7 +274,7 @@ func (s *Server) adminCall(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, call)
+	return sendCall(c, call)
 }
 
 func (s *Server) adminText(c echo.Context) error {
