@@ -266,7 +266,7 @@ func (c *Client) doAccept(ctx context.Context, method, path, token string, reqBo
 		return nil, &callscope.Error{Kind: callscope.Unavailable, Message: "query service unavailable", Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := readBody(resp)
 	if err != nil {
 		return nil, &callscope.Error{Kind: callscope.Unavailable, Message: "query service unavailable", Err: err}
 	}
@@ -332,4 +332,18 @@ func kindOfStatus(status int) callscope.Kind {
 		return callscope.Unavailable
 	}
 	return callscope.Internal
+}
+
+// readBody reads at most maxBody+1 bytes of resp, into one allocation
+// when the server said how long the body is.
+func readBody(resp *http.Response) ([]byte, error) {
+	lr := io.LimitReader(resp.Body, maxBody+1)
+	if n := resp.ContentLength; n > 0 && n <= maxBody {
+		// ReadFrom grows the buffer unless MinRead bytes are free, also
+		// for the last read that only sees EOF.
+		buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+		_, err := buf.ReadFrom(lr)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(lr)
 }

@@ -83,8 +83,17 @@ func (c *Call) AppendBinary(b []byte) ([]byte, error) {
 	return w.b, w.err
 }
 
-// MarshalBinary is AppendBinary to a new slice.
-func (c *Call) MarshalBinary() ([]byte, error) { return c.AppendBinary(nil) }
+// MarshalBinary is AppendBinary to a new slice sized for c.
+func (c *Call) MarshalBinary() ([]byte, error) {
+	n := 256
+	for i := range c.Messages {
+		n += len(c.Messages[i].Payload) + 160
+	}
+	for i := range c.Events {
+		n += len(c.Events[i].Payload) + 96
+	}
+	return c.AppendBinary(make([]byte, 0, n))
+}
 
 // UnmarshalBinary decodes what AppendBinary wrote. Malformed or truncated
 // input is an error, never a panic or an allocation larger than the input.
