@@ -2,12 +2,17 @@ package viewer_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
@@ -103,4 +108,75 @@ func TestSeedBenchCall(t *testing.T) {
 		t.Fatalf("%d rows", len(rows))
 	}
 	querytest.MustInsert(t, d.Owner(), rows...)
+}
+
+// TestMintBenchTokens mints CALLSCOPE_BENCH_MINT links for the bench call
+// into CALLSCOPE_BENCH_TOKENS (one per line), in-process: the CLI costs a
+// process and a connection per link, and a run of "every view is the first
+// view of its link" needs tens of thousands (viewload uses each line once
+// while it has not wrapped around). CALLSCOPE_SECRET_KEY must be the one
+// the bench server runs with.
+//
+//	CALLSCOPE_BENCH_MINT=60000 CALLSCOPE_BENCH_TOKENS=/tmp/fresh.txt CALLSCOPE_SECRET_KEY=... \
+//	  go test -run TestMintBenchTokens -timeout 30m ./viewer
+func TestMintBenchTokens(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("CALLSCOPE_BENCH_MINT"))
+	out := os.Getenv("CALLSCOPE_BENCH_TOKENS")
+	if n <= 0 || out == "" {
+		t.Skip("set CALLSCOPE_BENCH_MINT=N and CALLSCOPE_BENCH_TOKENS=file to mint bench links")
+	}
+	ctx := context.Background()
+	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
+	if url == "" {
+		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
+	}
+	d, err := db.Open(ctx, url, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	sealer, err := auth.NewSealer(os.Getenv("CALLSCOPE_SECRET_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := tenant.NewStore(d)
+	tn, err := ts.BySlug(ctx, "bench-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := auth.NewKeyStore(d, sealer)
+	if err := keys.EnsureActive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lim := auth.DefaultLimits()
+	lim.MaxLifetime = 24 * time.Hour
+	m := auth.NewMinter(keys, auth.NewTokens(d, ts, nil), lim, "")
+	req := auth.MintRequest{CallID: "view-bench-20", TTL: 3 * time.Hour, IssuedBy: "cli",
+		WindowStart: time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC), WindowEnd: time.Date(2026, 2, 1, 12, 5, 0, 0, time.UTC)}
+	toks := make([]string, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				tok, _, err := m.Mint(ctx, tn, req)
+				if err != nil {
+					errs <- fmt.Errorf("mint %d: %w", i, err)
+					return
+				}
+				toks[i] = tok
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, []byte(strings.Join(toks, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d links in %s", n, out)
 }
