@@ -150,7 +150,7 @@ func setup(tb testing.TB) *bundle {
 	b.revs = auth.NewRevocations(rdb, prefix, func() time.Time { return testNow })
 	b.v = &auth.Verifier{
 		Keys: b.keys, Tenants: b.tenants, Revocations: b.revs,
-		Limits: auth.DefaultLimits(), Now: func() time.Time { return testNow },
+		Limits: auth.DefaultLimits(), Now: func() time.Time { return testNow }, Memo: auth.NewSigCache(),
 	}
 	return b
 }

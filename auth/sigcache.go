@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// sigCache memoises the one pure step of verification: "these exact token
+// SigCache memoises the one pure step of verification: "these exact token
 // bytes parse to these claims and carry a valid signature by this public
 // key". It is keyed by the SHA-256 of the whole token, so a hit means the
 // same header, claims and signature bytes that were checked before.
@@ -26,23 +26,17 @@ import (
 // (exp + MaxLeeway), the map is bounded, and refused tokens are never
 // cached, so garbage cannot fill it.
 //
-// There is one memo per process, keyed by the Verifier as well as the
-// token: Verifier is a plain struct that callers build and copy (a field
-// of its own would need a lock inside a copyable value), and each Verifier
-// only ever sees its own verifications, so the viewer and query roles of
-// one process do not share work a split deployment could not share.
-type sigCache struct {
+// Each Verifier that wants one gets its own (Verifier.Memo), so what one
+// verifier found authentic is never taken on trust by another with other
+// keys, and the viewer and query roles of one process share no work that a
+// split deployment could not share.
+type SigCache struct {
 	mu sync.Mutex
-	m  map[sigKey]sigEntry
+	m  map[[sha256.Size]byte]sigEntry
 }
 
-type sigKey struct {
-	owner *Verifier
-	sum   [sha256.Size]byte
-}
-
-// memo is the process's memo.
-var memo sigCache
+// NewSigCache returns an empty memo for one Verifier.
+func NewSigCache() *SigCache { return &SigCache{} }
 
 type sigEntry struct {
 	claims Claims
@@ -55,7 +49,10 @@ type sigEntry struct {
 // signature checks, never a wrong answer). ~1 KB per entry.
 const maxSigEntries = 20000
 
-func (s *sigCache) get(k sigKey, now time.Time) (sigEntry, bool) {
+func (s *SigCache) get(k [sha256.Size]byte, now time.Time) (sigEntry, bool) {
+	if s == nil {
+		return sigEntry{}, false
+	}
 	s.mu.Lock()
 	e, ok := s.m[k]
 	s.mu.Unlock()
@@ -65,12 +62,15 @@ func (s *sigCache) get(k sigKey, now time.Time) (sigEntry, bool) {
 	return e, true
 }
 
-func (s *sigCache) put(k sigKey, c *Claims, kid string, key crypto.PublicKey) {
+func (s *SigCache) put(k [sha256.Size]byte, c *Claims, kid string, key crypto.PublicKey) {
+	if s == nil {
+		return
+	}
 	e := sigEntry{claims: *c, kid: kid, key: key, until: c.Expiry.Add(MaxLeeway)}
 	e.claims.Scopes = slices.Clone(c.Scopes)
 	s.mu.Lock()
 	if s.m == nil || len(s.m) >= maxSigEntries {
-		s.m = make(map[sigKey]sigEntry)
+		s.m = make(map[[sha256.Size]byte]sigEntry)
 	}
 	s.m[k] = e
 	s.mu.Unlock()

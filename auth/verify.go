@@ -49,6 +49,9 @@ type Verifier struct {
 	// Observe, when set, is told the outcome of every verification
 	// (nil error for a valid token), e.g. for metrics by auth.Outcome.
 	Observe func(err error)
+	// Memo, when set, remembers tokens found authentic so that repeated
+	// views skip the parse and signature check (never a policy check).
+	Memo *SigCache
 }
 
 func (v *Verifier) now() time.Time {
@@ -137,9 +140,9 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 		return nil, refuse(ErrMalformed, "token exceeds 4096 bytes", nil)
 	}
 	// A token this Verifier already found authentic skips the parse and
-	// the signature check (see sigCache for why that changes no answer).
-	mk := sigKey{owner: v, sum: sha256.Sum256([]byte(token))}
-	if e, ok := memo.get(mk, v.now()); ok {
+	// the signature check (see SigCache for why that changes no answer).
+	mk := sha256.Sum256([]byte(token))
+	if e, ok := v.Memo.get(mk, v.now()); ok {
 		// The same bytes verified before under e.key: the key must still
 		// be the one the issuer's namespace and kid resolve to now.
 		key, err := v.resolveKey(ctx, &e.claims, e.kid)
@@ -197,7 +200,7 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 	if !bytes.Equal(verified, payload) {
 		return nil, refuse(ErrSignature, "verified payload differs from parsed payload", nil)
 	}
-	memo.put(mk, c, hdr.kid, key)
+	v.Memo.put(mk, c, hdr.kid, key)
 	return c, nil
 }
 

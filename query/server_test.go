@@ -76,7 +76,7 @@ func setupHTTP(t *testing.T) *httpBundle {
 	keys := &MemKeys{Server: map[string]crypto.PublicKey{h.server.KID: h.server.Public().Key},
 		Tenant: map[string]map[string]crypto.PublicKey{"beta": {h.betaKey.KID: h.betaKey.Public().Key}}}
 	h.revs = auth.NewRevocations(rdb, prefix, nil)
-	v := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(b.tenants), Revocations: h.revs}
+	v := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(b.tenants), Revocations: h.revs, Memo: auth.NewSigCache()}
 	e := web.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "query")
 	query.NewServer(b.store, b.tenants, v, serviceToken, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
 	h.srv = httptest.NewServer(e)

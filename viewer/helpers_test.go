@@ -131,7 +131,7 @@ func setup(tb testing.TB, opt options) *bundle {
 	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	// query, on loopback, as the lead mounts it.
-	qv := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(ts), Revocations: b.revs}
+	qv := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(ts), Revocations: b.revs, Memo: auth.NewSigCache()}
 	qe := web.New(log, "query")
 	query.NewServer(query.NewStore(d), ts, qv, serviceToken, log).Routes(qe.Group(""))
 	// Stand-ins for the auth engineer's mint API and JWKS, to see what the
@@ -160,7 +160,7 @@ func setup(tb testing.TB, opt options) *bundle {
 		rl = auth.NewRateLimiter(dead, prefix, opt.limits)
 	}
 	_ = vrdb
-	vv := &auth.Verifier{Keys: dir, Tenants: dir, Revocations: vrevs}
+	vv := &auth.Verifier{Keys: dir, Tenants: dir, Revocations: vrevs, Memo: auth.NewSigCache()}
 	ve := web.New(log, "viewer")
 	viewer.New(viewer.Config{PublicURL: "http://127.0.0.1", QueryURL: b.query.URL, ServiceToken: serviceToken, RenderCacheTTL: opt.renderTTL}, qc, vv, rl, log).Routes(ve)
 	b.viewer = httptest.NewServer(ve)

@@ -251,6 +251,7 @@ func (a *app) startQuery(ctx context.Context) error {
 		Revocations: st.revs,
 		Limits:      a.limits(),
 		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
+		Memo:        auth.NewSigCache(),
 	}
 	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
 	qs.SetViewRecorder(st.audit)
@@ -284,6 +285,7 @@ func (a *app) startViewer() error {
 		Revocations: auth.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
 		Limits:      a.limits(),
 		Observe:     web.NewVerifyMetrics(a.registry, "viewer").Observe,
+		Memo:        auth.NewSigCache(),
 	}
 	limiter := auth.NewRateLimiter(a.redis, a.cfg.RedisPrefix, auth.DefaultRateLimits())
 	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
