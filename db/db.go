@@ -183,24 +183,17 @@ func (d *DB) InTenant(ctx context.Context, tenantID int64, fn func(pgx.Tx) error
 	if tenantID <= 0 {
 		return fmt.Errorf("db.InTenant: invalid tenant id %d", tenantID)
 	}
-	return pgx.BeginFunc(ctx, d.app, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('callscope.tenant_id', $1, true)`, fmt.Sprint(tenantID)); err != nil {
-			return fmt.Errorf("db.InTenant: set tenant: %w", err)
-		}
-		return fn(tx)
-	})
+	// The setting travels with BEGIN, in one round trip. The id is an
+	// integer formatted here, so the statement cannot carry anything else.
+	begin := fmt.Sprintf("BEGIN; SET LOCAL callscope.tenant_id = '%d'", tenantID)
+	return pgx.BeginTxFunc(ctx, d.app, pgx.TxOptions{BeginQuery: begin}, fn)
 }
 
 // AllTenants runs fn in a transaction that sees every tenant. It is the one
 // explicit cross-tenant path: admin search and listings in the console,
 // tenant resolution by slug, and ingest's node map. Callers document why.
 func (d *DB) AllTenants(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, d.app, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('callscope.all_tenants', 'on', true)`); err != nil {
-			return fmt.Errorf("db.AllTenants: %w", err)
-		}
-		return fn(tx)
-	})
+	return pgx.BeginTxFunc(ctx, d.app, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL callscope.all_tenants = 'on'"}, fn)
 }
 
 // NoTenant runs fn in a transaction with no tenant set: tables without
