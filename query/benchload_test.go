@@ -9,19 +9,14 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
 )
 
-// benchURL is the database the 10-million-message benchmarks reuse. It is
-// not callscope_bench: ingest's hepload drops and recreates that one.
-func benchURL() string {
-	if u := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
-}
+// benchURL is the database the 10-million-message benchmarks reuse.
+func benchURL() string { return dbtest.BenchURL() }
 
 // benchDay is the UTC day the generator fills.
 var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)

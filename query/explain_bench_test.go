@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/db/dbtest"
 )
 
 // TestExplainSearchBench prints EXPLAIN (ANALYZE, BUFFERS) of every
@@ -24,10 +25,7 @@ func TestExplainSearchBench(t *testing.T) {
 		t.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
 	}
 	ctx := context.Background()
-	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
-	}
+	url := dbtest.BenchURL()
 	d, err := db.Open(ctx, url, db.Options{})
 	if err != nil {
 		t.Skip(err)

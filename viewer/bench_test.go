@@ -14,6 +14,7 @@ import (
 
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
@@ -82,10 +83,7 @@ func TestSeedBenchCall(t *testing.T) {
 		t.Skip("set CALLSCOPE_BENCH_SEED=1 to seed callscope_bench_query")
 	}
 	ctx := context.Background()
-	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
-	}
+	url := dbtest.BenchURL()
 	d, err := db.Open(ctx, url, db.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,10 +124,7 @@ func TestMintBenchTokens(t *testing.T) {
 		t.Skip("set CALLSCOPE_BENCH_MINT=N and CALLSCOPE_BENCH_TOKENS=file to mint bench links")
 	}
 	ctx := context.Background()
-	url := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL")
-	if url == "" {
-		url = "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
-	}
+	url := dbtest.BenchURL()
 	d, err := db.Open(ctx, url, db.Options{})
 	if err != nil {
 		t.Fatal(err)

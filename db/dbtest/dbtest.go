@@ -166,3 +166,13 @@ func Open(tb testing.TB, url string) *db.DB {
 	tb.Cleanup(d.Close)
 	return d
 }
+
+// BenchURL is the database the 10-million-message benchmarks load once and
+// reuse: CALLSCOPE_BENCH_DATABASE_URL, or callscope_bench_query on the local
+// server (not callscope_bench, which ingest's hepload drops and recreates).
+func BenchURL() string {
+	if u := os.Getenv("CALLSCOPE_BENCH_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/callscope_bench_query?sslmode=disable"
+}
