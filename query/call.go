@@ -109,9 +109,9 @@ func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, t
 		return nil, callscope.FieldError("window", "may not exceed %d days", int(MaxRange/(24*time.Hour)))
 	}
 	var call *Call
-	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
+	err := s.db.ReadInTenant(ctx, tenantID, callBatch(tenantID, callID, from, to), func(br pgx.BatchResults) error {
 		var err error
-		call, err = readCall(ctx, tx, tenantID, callID, from, to)
+		call, err = readCall(br, callID, from, to)
 		return err
 	})
 	if err != nil {
@@ -197,11 +197,13 @@ ORDER BY e.captured_at, e.received_at`
 // callStatements are readCall's statements, for EXPLAIN in tests.
 func callStatements() []string { return []string{callMessagesSQL, callEventsSQL} }
 
-// readCall reads the call in one round trip: a batch of three statements
-// (the tenant, the messages of the call and its legs, the events), the legs
-// worked out in SQL by callSQL rather than in a statement of their own. A
-// view used to cost five statements, each its own round trip and plan.
-func readCall(ctx context.Context, tx pgx.Tx, tenantID int64, callID string, from, to time.Time) (*Call, error) {
+// callBatch is the statements of a call read: JIT off, the tenant, the
+// messages of the call and its legs, the events. The legs are worked out in
+// SQL by callSQL rather than in a statement of their own; with the tenant
+// setting that db.ReadInTenant puts first, a view of a call is one round
+// trip and one implicit transaction (it used to be five statements, each its
+// own round trip, inside BEGIN and COMMIT).
+func callBatch(tenantID int64, callID string, from, to time.Time) *pgx.Batch {
 	related := []string{callID + B2BSuffix}
 	if base, ok := strings.CutSuffix(callID, B2BSuffix); ok {
 		related = append(related, base)
@@ -215,8 +217,11 @@ func readCall(ctx context.Context, tx pgx.Tx, tenantID int64, callID string, fro
 	batch.Queue(callMessagesSQL, args...)
 	// Events by any leg's Call-ID or any correlation value of the call.
 	batch.Queue(callEventsSQL, args...)
-	br := tx.SendBatch(ctx, batch)
-	defer br.Close()
+	return batch
+}
+
+// readCall reads the results of callBatch.
+func readCall(br pgx.BatchResults, callID string, from, to time.Time) (*Call, error) {
 	if _, err := br.Exec(); err != nil {
 		return nil, err
 	}
@@ -302,9 +307,6 @@ func readCall(ctx context.Context, tx pgx.Tx, tenantID int64, callID string, fro
 		return e, err
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := br.Close(); err != nil {
 		return nil, err
 	}
 	return &Call{Tenant: t, CallID: callID, Legs: legs, Messages: msgs, Events: events,

@@ -65,3 +65,38 @@ func TestExplainCallBench(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkCallBench reads the viewer benchmark's call the way the view
+// route does, one read at a time, as the application role: the query
+// service's share of a cold view plus PostgreSQL's. Only with
+// CALLSCOPE_BENCH_DB=1:
+//
+//	CALLSCOPE_BENCH_DB=1 go test -run XXX -bench CallBench -benchtime 3000x ./query
+func BenchmarkCallBench(b *testing.B) {
+	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
+		b.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, dbtest.BenchURL(), db.Options{AppMaxConns: 1})
+	if err != nil {
+		b.Skip(err)
+	}
+	defer d.Close()
+	var tid int64
+	if err := d.Owner().QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'bench-03'`).Scan(&tid); err != nil {
+		b.Skip(err)
+	}
+	from := time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC)
+	to := from.Add(6 * time.Minute)
+	s := NewStore(d)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := s.Call(ctx, tid, "view-bench-20", from, to)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(c.Messages) != 20 {
+			b.Fatalf("%d messages", len(c.Messages))
+		}
+	}
+}
