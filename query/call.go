@@ -128,13 +128,19 @@ func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, t
 // indistinguishable.
 var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 
-// callSQL is the part the two statements of readCall share: the call's
-// extent and correlation values inside [$3, $4] (ext), the window around it
-// where legs are looked for, clipped to [$3, $4] (win), and the correlated
-// legs found there (legs): the same correlation value, a correlation value
-// naming this Call-ID (X-CID carries the A leg's Call-ID), the Call-ID a
-// correlation value names, and the B2BUA's suffix either way ($6).
-// $5 is LegWindow.
+// callSQL reads a call in one statement: the call's extent and correlation
+// values inside [$3, $4] (ext), the window around it where legs are looked
+// for, clipped to [$3, $4] (win), the correlated legs found there (legs):
+// the same correlation value, a correlation value naming this Call-ID
+// (X-CID carries the A leg's Call-ID), the Call-ID a correlation value
+// names, and the B2BUA's suffix either way ($6); then the messages of the
+// call in [$3, $4] and of its legs in the window, and the LOG and QoS
+// events of any of them (by Call-ID or by any correlation value), all in
+// capture order. $5 is LegWindow. Every CTE is computed once: messages and
+// events used to be two statements that each worked out the legs again.
+//
+// A row is a message when kind is 0 and an event of HEP payload type kind
+// otherwise; the columns a kind does not have are empty.
 //
 // The legs are two index lookups (by correlation value, by Call-ID) with
 // the key arrays computed in win, not in the condition: under row-level
@@ -144,7 +150,7 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // costed as a scan of its day (cost 176,000, past jit_above_cost: 150 ms of
 // JIT compilation per view on 9 M messages). `= ANY(win.by_corr)` compares
 // a column with a value: an index condition.
-const callSQL = `WITH ext AS (
+const callSQL = `/* Store.Call */ WITH ext AS (
 	SELECT min(captured_at) AS first, max(captured_at) AS last,
 		coalesce(array_agg(DISTINCT correlation_id) FILTER (WHERE correlation_id IS NOT NULL), '{}') AS corrs
 	FROM sip_messages
@@ -163,60 +169,48 @@ const callSQL = `WITH ext AS (
 	FROM win CROSS JOIN sip_messages l
 	WHERE l.tenant_id = $1 AND l.call_id = ANY(win.by_id)
 	  AND l.captured_at >= win.lo AND l.captured_at <= win.hi AND l.call_id <> $2
-)`
-
-// callMessagesSQL reads the call's messages in [$3, $4] and its legs' in
-// the window around it, in capture order.
-var callMessagesSQL = `/* Store.Call */ ` + callSQL + `
-SELECT m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport,
+), keys AS (
+	SELECT ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') AS legs,
+		ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') || win.corrs AS corrs
+	FROM win
+)
+SELECT 0::smallint AS kind, m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport,
 	m.capture_id, coalesce(m.node_name, ''), coalesce(m.method, ''), coalesce(m.status, 0), coalesce(m.reason, ''),
 	coalesce(m.cseq, 0), coalesce(m.cseq_method, ''), coalesce(m.correlation_id, ''), m.has_sdp, m.payload
 FROM sip_messages m
 WHERE m.tenant_id = $1 AND m.call_id = $2 AND m.captured_at >= $3 AND m.captured_at <= $4
 UNION ALL
-SELECT m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport,
+SELECT 0::smallint, m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport,
 	m.capture_id, coalesce(m.node_name, ''), coalesce(m.method, ''), coalesce(m.status, 0), coalesce(m.reason, ''),
 	coalesce(m.cseq, 0), coalesce(m.cseq_method, ''), coalesce(m.correlation_id, ''), m.has_sdp, m.payload
 FROM win CROSS JOIN sip_messages m
 WHERE m.tenant_id = $1 AND m.call_id IN (SELECT call_id FROM legs) AND m.captured_at >= win.lo AND m.captured_at <= win.hi
-ORDER BY 2, 3`
-
-// callEventsSQL reads the LOG and QoS events of the call and its legs.
-var callEventsSQL = `/* Store.Call */ ` + callSQL + `, keys AS (
-	SELECT ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') AS legs,
-		ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') || win.corrs AS corrs
-	FROM win
-)
-SELECT e.captured_at, e.received_at, e.payload_type, coalesce(e.call_id, ''), coalesce(e.correlation_id, ''),
-	e.src_ip, e.src_port, e.dst_ip, e.dst_port, e.capture_id, e.payload
+UNION ALL
+SELECT e.payload_type, coalesce(e.call_id, ''), e.captured_at, e.received_at, e.src_ip, e.src_port, e.dst_ip, e.dst_port, '',
+	e.capture_id, '', '', 0::smallint, '', 0::bigint, '', coalesce(e.correlation_id, ''), false, e.payload
 FROM win CROSS JOIN keys CROSS JOIN hep_events e
 WHERE e.tenant_id = $1 AND e.captured_at >= win.lo AND e.captured_at <= win.hi
   AND (e.call_id = ANY(keys.legs) OR e.correlation_id = ANY(keys.corrs))
-ORDER BY e.captured_at, e.received_at`
+ORDER BY 3, 4`
 
 // callStatements are readCall's statements, for EXPLAIN in tests.
-func callStatements() []string { return []string{callMessagesSQL, callEventsSQL} }
+func callStatements() []string { return []string{callSQL} }
 
-// callBatch is the statements of a call read: JIT off, the tenant, the
-// messages of the call and its legs, the events. The legs are worked out in
-// SQL by callSQL rather than in a statement of their own; with the tenant
-// setting that db.ReadInTenant puts first, a view of a call is one round
-// trip and one implicit transaction (it used to be five statements, each its
-// own round trip, inside BEGIN and COMMIT).
+// callBatch is the statements of a call read: JIT off, the tenant, and
+// callSQL. With the tenant setting that db.ReadInTenant puts first, a view
+// of a call is one round trip and one implicit transaction (it used to be
+// five statements, each its own round trip, inside BEGIN and COMMIT).
 func callBatch(tenantID int64, callID string, from, to time.Time) *pgx.Batch {
 	related := []string{callID + B2BSuffix}
 	if base, ok := strings.CutSuffix(callID, B2BSuffix); ok {
 		related = append(related, base)
 	}
-	args := []any{tenantID, callID, from, to, LegWindow, related}
 	batch := &pgx.Batch{}
 	// JIT compiles a plan for seconds' worth of rows; a call is a few
 	// dozen rows and a misestimate must not cost 100 ms of compilation.
 	batch.Queue(`SELECT set_config('jit', 'off', true)`)
 	batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
-	batch.Queue(callMessagesSQL, args...)
-	// Events by any leg's Call-ID or any correlation value of the call.
-	batch.Queue(callEventsSQL, args...)
+	batch.Queue(callSQL, tenantID, callID, from, to, LegWindow, related)
 	return batch
 }
 
@@ -239,25 +233,7 @@ func readCall(br pgx.BatchResults, callID string, from, to time.Time) (*Call, er
 	}
 	t.Aliases = aliases
 
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) {
-		var (
-			m                Message
-			srcIP, dstIP     netip.Addr
-			srcPort, dstPort int32
-			captureID        int64
-			status           int16
-		)
-		err := r.Scan(&m.CallID, &m.CapturedAt, &m.ReceivedAt, &srcIP, &srcPort, &dstIP, &dstPort, &m.Transport,
-			&captureID, &m.NodeName, &m.Method, &status, &m.Reason, &m.CSeq, &m.CSeqMethod, &m.CorrelationID, &m.HasSDP, &m.Payload)
-		m.Src, m.Dst = netip.AddrPortFrom(srcIP, uint16(srcPort)), netip.AddrPortFrom(dstIP, uint16(dstPort))
-		m.CaptureID, m.Status = uint32(captureID), int(status)
-		m.CapturedAt, m.ReceivedAt = m.CapturedAt.UTC(), m.ReceivedAt.UTC()
-		return m, err
-	})
+	msgs, events, err := readCallRows(br)
 	if err != nil {
 		return nil, err
 	}
@@ -287,30 +263,47 @@ func readCall(br pgx.BatchResults, callID string, from, to time.Time) (*Call, er
 		msgs[i].Leg = legIndex[msgs[i].CallID]
 	}
 
-	rows, err = br.Query()
+	return &Call{Tenant: t, CallID: callID, Legs: legs, Messages: msgs, Events: events,
+		Window: [2]time.Time{from.UTC(), to.UTC()}}, nil
+}
+
+// readCallRows splits callSQL's rows into messages and events, each in
+// capture order.
+func readCallRows(br pgx.BatchResults) ([]Message, []Event, error) {
+	rows, err := br.Query()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
+	defer rows.Close()
+	var (
+		msgs   []Message
+		events []Event
+	)
+	for rows.Next() {
 		var (
-			e                Event
+			kind, status     int16
+			m                Message
 			srcIP, dstIP     netip.Addr
 			srcPort, dstPort int32
 			captureID        int64
-			pt               int16
 		)
-		err := r.Scan(&e.CapturedAt, &e.ReceivedAt, &pt, &e.CallID, &e.CorrelationID,
-			&srcIP, &srcPort, &dstIP, &dstPort, &captureID, &e.Payload)
-		e.Src, e.Dst = netip.AddrPortFrom(srcIP, uint16(srcPort)), netip.AddrPortFrom(dstIP, uint16(dstPort))
-		e.CaptureID, e.PayloadType = uint32(captureID), int(pt)
-		e.CapturedAt, e.ReceivedAt = e.CapturedAt.UTC(), e.ReceivedAt.UTC()
-		return e, err
-	})
-	if err != nil {
-		return nil, err
+		err := rows.Scan(&kind, &m.CallID, &m.CapturedAt, &m.ReceivedAt, &srcIP, &srcPort, &dstIP, &dstPort, &m.Transport,
+			&captureID, &m.NodeName, &m.Method, &status, &m.Reason, &m.CSeq, &m.CSeqMethod, &m.CorrelationID, &m.HasSDP, &m.Payload)
+		if err != nil {
+			return nil, nil, err
+		}
+		src, dst := netip.AddrPortFrom(srcIP, uint16(srcPort)), netip.AddrPortFrom(dstIP, uint16(dstPort))
+		captured, received := m.CapturedAt.UTC(), m.ReceivedAt.UTC()
+		if kind != 0 {
+			events = append(events, Event{CapturedAt: captured, ReceivedAt: received, PayloadType: int(kind),
+				CallID: m.CallID, CorrelationID: m.CorrelationID, Src: src, Dst: dst, CaptureID: uint32(captureID), Payload: m.Payload})
+			continue
+		}
+		m.Src, m.Dst, m.CapturedAt, m.ReceivedAt = src, dst, captured, received
+		m.CaptureID, m.Status = uint32(captureID), int(status)
+		msgs = append(msgs, m)
 	}
-	return &Call{Tenant: t, CallID: callID, Legs: legs, Messages: msgs, Events: events,
-		Window: [2]time.Time{from.UTC(), to.UTC()}}, nil
+	return msgs, events, rows.Err()
 }
 
 func maxTime(a, b time.Time) time.Time {
