@@ -32,8 +32,30 @@ type Proxy struct {
 	// AuthKey, when set, is sent in HEP chunk 0x000e.
 	AuthKey string
 	// Next, when set, is the SIP URI every initial request is sent to
-	// (the next proxy); otherwise the Request-URI decides.
+	// (the next proxy), with ";transport=tcp" or ";transport=tls" for a
+	// stream hop; otherwise the Request-URI decides.
 	Next string
+
+	// TLSAddr, when set, is a SIP over TLS listener, ip:port, and loads
+	// tls.so (Debian's kamailio-tls-modules): the proxy presents TLSCert
+	// with TLSKey, both as a server and when it opens a TLS connection
+	// itself, and requires and verifies the peer's certificate against
+	// TLSCA either way. A proxy needs its own TLS listener to send over
+	// TLS, even when it only opens connections. See testCA for the files.
+	TLSAddr, TLSCert, TLSKey, TLSCA string
+	// SourceIP, when set, is the address the proxy's outgoing TCP and TLS
+	// connections leave from (tcp_source_ipv4), as they would from a host
+	// of its own: on loopback the kernel otherwise picks 127.0.0.1 for
+	// every proxy's connections.
+	SourceIP string
+	// TryingHold, when set, makes the proxy answer a new INVITE with its
+	// 100 Trying itself and wait that long before relaying it, so that the
+	// previous hop has received that 100 before the INVITE goes on: the
+	// two otherwise leave within microseconds and race.
+	TryingHold time.Duration
+	// CPU, when set, is the CPU list (taskset -c) the proxy's processes
+	// run on.
+	CPU string
 
 	// ModulesDir is filled in by startKamailio.
 	ModulesDir string
@@ -69,9 +91,13 @@ func startKamailio(t *testing.T, p Proxy) {
 	// -DD: stay in the foreground (children are still forked); -E: log to
 	// stderr. Small shared (-m) and private (-M) memory: four of these run
 	// at once on a small CI box.
-	cmd := exec.Command("kamailio", "-DD", "-E",
+	args := []string{"-DD", "-E",
 		"-f", cfgPath, "-P", filepath.Join(runDir, "kamailio.pid"), "-Y", runDir,
-		"-m", "64", "-M", "8", "-w", dir)
+		"-m", "64", "-M", "8", "-w", dir}
+	cmd := exec.Command("kamailio", args...)
+	if p.CPU != "" {
+		cmd = exec.Command("taskset", append([]string{"-c", p.CPU, "kamailio"}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so that Cleanup reaches the forked workers
 	// even if the main process dies first.
@@ -109,6 +135,21 @@ func startKamailio(t *testing.T, p Proxy) {
 		logFile(t, "kamailio "+p.Name+" config", cfgPath)
 		t.Fatalf("kamailio %s not answering on %s: %v", p.Name, p.Addr, err)
 	}
+}
+
+// needKamailioTLS skips t when Kamailio's tls.so (Debian's
+// kamailio-tls-modules) is not installed, unless CALLSCOPE_E2E_REQUIRE=1
+// (CI), which makes it a failure.
+func needKamailioTLS(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(kamailioModules, "tls.so")); err == nil {
+		return
+	}
+	msg := "e2e: " + kamailioModules + "/tls.so not installed (apt-get install kamailio-tls-modules)"
+	if os.Getenv("CALLSCOPE_E2E_REQUIRE") == "1" {
+		t.Fatal(msg + " and CALLSCOPE_E2E_REQUIRE=1: failing")
+	}
+	t.Skip(msg + ": skipping")
 }
 
 // sipPing sends one OPTIONS to addr over UDP and waits briefly for a 200.
