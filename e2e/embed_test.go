@@ -240,36 +240,8 @@ func TestEmbedKamailioCall(t *testing.T) {
 
 	// The call is complete once the proxy's 200 to the BYE, both ways,
 	// is stored, and stays that way.
-	var callID string
-	stored := 0
-	err := eventually(15*time.Second, func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hops, err := storedHops(ctx, cs.DatabaseURL, "acme")
-		if err != nil {
-			return err
-		}
-		ids := map[string]bool{}
-		for _, h := range withoutProbes(hops) {
-			ids[h.CallID] = true
-		}
-		if len(ids) != 1 {
-			return fmt.Errorf("stored Call-IDs %v, want the one call", ids)
-		}
-		for id := range ids {
-			callID = id
-		}
-		n := countStored(t, cs.DatabaseURL, "call_id = $1", callID)
-		done := countStored(t, cs.DatabaseURL, "call_id = $1 AND cseq_method = 'BYE' AND status = 200", callID)
-		if done != 2 || n != stored {
-			stored = n
-			return fmt.Errorf("call %s: %d messages stored, %d of the 2 hops of the BYE's 200", callID, n, done)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	callID := waitCallStored(t, cs, "acme", 2, func(string) bool { return true })
+	stored := countStored(t, cs.DatabaseURL, "call_id = $1", callID)
 	link := mintToken(t, cs, createAPIKey(t, cs, "acme"), callID, 10*time.Minute)
 
 	tab := newTab(t, newBrowser(t))

@@ -93,3 +93,44 @@ func metric(addr, sample string) (float64, error) {
 	}
 	return 0, sc.Err()
 }
+
+// waitCallStored waits until the one call of the tenant slug whose Call-ID
+// matches is completely stored — byeOKs copies of the 200 to its BYE (two
+// per proxy it crossed), and a count that holds still between two looks —
+// and returns its Call-ID. Readiness probes never match.
+func waitCallStored(t *testing.T, cs *Callscope, slug string, byeOKs int, match func(callID string) bool) string {
+	t.Helper()
+	var callID string
+	stored := 0
+	err := eventually(15*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hops, err := storedHops(ctx, cs.DatabaseURL, slug)
+		if err != nil {
+			return err
+		}
+		ids := map[string]bool{}
+		for _, h := range withoutProbes(hops) {
+			if match(h.CallID) {
+				ids[h.CallID] = true
+			}
+		}
+		if len(ids) != 1 {
+			return fmt.Errorf("stored Call-IDs %v, want the one call", ids)
+		}
+		for id := range ids {
+			callID = id
+		}
+		n := countStored(t, cs.DatabaseURL, "call_id = $1", callID)
+		done := countStored(t, cs.DatabaseURL, "call_id = $1 AND cseq_method = 'BYE' AND status = 200", callID)
+		if done != byeOKs || n != stored {
+			stored = n
+			return fmt.Errorf("call %s: %d messages stored, %d of the %d copies of the BYE's 200", callID, n, done, byeOKs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return callID
+}
