@@ -32,6 +32,19 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	}
+	b.Run("FirstSight", func(b *testing.B) {
+		// A link's first view: no memo, so the parse and the signature
+		// check run every time (revocation left out, as in NoRevocation).
+		v := *bd.v
+		v.Revocations, v.Memo = noRevocations{}, nil
+		tok := MustMint(b, bd.server, validClaims(auth.ServerIssuer, "acme"))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("RejectGarbage", func(b *testing.B) {
 		// The cost an attacker imposes with a malformed link.
 		tok := "eyJhbGciOiJub25lIn0.e30.x"
