@@ -69,9 +69,12 @@ func (l *RateLimiter) Allow(ctx context.Context, key string, limit redis_rate.Li
 // tag builds "rl:<bucket>:{<subject>}". Subjects are ours (a key prefix, a
 // jti, an IP) but braces are stripped anyway so nothing can split the tag.
 func tag(bucket, subject string) string {
-	subject = strings.NewReplacer("{", "", "}", "").Replace(subject)
-	return "rl:" + bucket + ":{" + subject + "}"
+	return "rl:" + bucket + ":{" + braceless.Replace(subject) + "}"
 }
+
+// braceless is built once: a Replacer builds its tables on first use, and
+// one per view was the viewer's largest single allocation.
+var braceless = strings.NewReplacer("{", "", "}", "")
 
 // AllowMint limits token minting per API key; apiKeyPrefix is the public
 // display prefix from ParseAPIKey, never the secret.

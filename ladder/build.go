@@ -2,7 +2,6 @@ package ladder
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -71,6 +70,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 			y += NoteHeight
 		}
 	}
+	d.Rows = make([]Row, 0, end-start)
 	for i := start; i < end; i++ {
 		addNotes(i)
 		var prev *Message
@@ -196,7 +196,7 @@ func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, t
 		r.Direction = Self
 		// Out to the right, down, and back into the lifeline.
 		yb := r.Y + LoopHeight
-		r.Path = fmt.Sprintf("M %d %d H %d V %d H %d", x1, r.Y, x1+LoopWidth, yb, x1+HeadLength)
+		r.Path = pathData(x1, r.Y, step{'H', x1 + LoopWidth}, step{'V', yb}, step{'H', x1 + HeadLength})
 		r.Head = head(x1, yb, -1, m.Request)
 		r.LabelX, r.LabelAnchor = x1+LoopWidth+6, "start"
 		r.SubX, r.SubAnchor = x1+LoopWidth+6, "start"
@@ -204,13 +204,13 @@ func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, t
 		r.Bottom += LoopHeight
 	case x2 > x1:
 		r.Direction = Right
-		r.Path = fmt.Sprintf("M %d %d H %d", x1, r.Y, x2-HeadLength)
+		r.Path = pathData(x1, r.Y, step{'H', x2 - HeadLength})
 		r.Head = head(x2, r.Y, 1, m.Request)
 		r.LabelX, r.LabelAnchor = (x1+x2)/2, "middle"
 		r.SubX, r.SubAnchor = x1+8, "start"
 	default:
 		r.Direction = Left
-		r.Path = fmt.Sprintf("M %d %d H %d", x1, r.Y, x2+HeadLength)
+		r.Path = pathData(x1, r.Y, step{'H', x2 + HeadLength})
 		r.Head = head(x2, r.Y, -1, m.Request)
 		r.LabelX, r.LabelAnchor = (x1+x2)/2, "middle"
 		r.SubX, r.SubAnchor = x2+HeadLength+4, "start"
@@ -223,11 +223,46 @@ func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, t
 // (drawn filled), responses an open chevron.
 func head(x, y, dir int, closed bool) string {
 	bx := x - dir*HeadLength
-	pts := fmt.Sprintf("%d,%d %d,%d %d,%d", bx, y-HeadHalf, x, y, bx, y+HeadHalf)
 	if closed {
-		pts += fmt.Sprintf(" %d,%d", bx, y-HeadHalf)
+		return points(bx, y-HeadHalf, x, y, bx, y+HeadHalf, bx, y-HeadHalf)
 	}
-	return pts
+	return points(bx, y-HeadHalf, x, y, bx, y+HeadHalf)
+}
+
+// step is one command of SVG path data after the initial move: 'H' or 'V'
+// and its coordinate.
+type step struct {
+	cmd byte
+	at  int
+}
+
+// pathData writes "M x y" and each step, "M 10 20 H 30 V 40", without fmt:
+// a view formats a few of these per message.
+func pathData(x, y int, steps ...step) string {
+	b := make([]byte, 0, 48)
+	b = append(b, 'M', ' ')
+	b = strconv.AppendInt(b, int64(x), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(y), 10)
+	for _, s := range steps {
+		b = append(b, ' ', s.cmd, ' ')
+		b = strconv.AppendInt(b, int64(s.at), 10)
+	}
+	return string(b)
+}
+
+// points writes SVG points from x, y pairs: "1,2 3,4".
+func points(xy ...int) string {
+	b := make([]byte, 0, 64)
+	for i := 0; i+1 < len(xy); i += 2 {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendInt(b, int64(xy[i]), 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, int64(xy[i+1]), 10)
+	}
+	return string(b)
 }
 
 func label(m Message) string {
@@ -273,9 +308,22 @@ func delta(d time.Duration) string {
 	}
 	us := d.Microseconds()
 	if d < 10*time.Second {
-		return fmt.Sprintf("%s%d.%03d ms", sign, us/1000, us%1000)
+		return sign + fixed(us, 1000, 3) + " ms"
 	}
-	return fmt.Sprintf("%s%d.%06d s", sign, us/1_000_000, us%1_000_000)
+	return sign + fixed(us, 1_000_000, 6) + " s"
+}
+
+// fixed formats n/unit with digits decimals: fixed(12345, 1000, 3) is
+// "12.345". n is not negative.
+func fixed(n, unit int64, digits int) string {
+	b := make([]byte, 0, 24)
+	b = strconv.AppendInt(b, n/unit, 10)
+	b = append(b, '.')
+	frac := strconv.AppendInt(make([]byte, 0, 8), n%unit, 10)
+	for range digits - len(frac) {
+		b = append(b, '0')
+	}
+	return string(append(b, frac...))
 }
 
 func absDur(d time.Duration) time.Duration {

@@ -157,9 +157,9 @@ func userPattern(field, v string) (mode string, arg string, err error) {
 	return "exact", core, nil
 }
 
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // reverse reverses s the way PostgreSQL's reverse() does: by character.
 func reverse(s string) string {
