@@ -13,9 +13,10 @@ import (
 // Build lays out one page of the ladder diagram of msgs, with events as
 // notes at their time position.
 //
-// Rows follow Message.Seq (capture order), not timestamps: clocks of
-// different capture nodes are not causal, and sorting by time would draw a
-// forwarded message before the one that caused it. Columns are computed
+// Rows follow Message.Seq (capture order), except that a packet two capture
+// nodes saw is drawn as the sender's copy first (see senderFirst): clocks
+// of different nodes are not causal, and a receiving node often stamps a
+// packet before the sending node, which stamps it once sent, does. Columns are computed
 // over the whole call, so they stay put while paging. The result depends
 // only on the arguments; Build never fails: a message without addresses
 // lands in an "unknown" column.
@@ -26,6 +27,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 	}
 	sorted := slices.Clone(msgs)
 	slices.SortStableFunc(sorted, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	senderFirst(sorted)
 
 	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight, Zone: loc.String()}
 	d.PageSize = opt.PageSize
@@ -119,6 +121,64 @@ func widen(d *Diagram) {
 		d.Notes[i].Width += need - d.Width
 	}
 	d.Width = need
+}
+
+// senderFirst reorders msgs so that of a packet two capture nodes saw
+// within hopWindow, the copy of the node that sent it comes before the copy
+// of the node that received it. Kamailio's siptrace stamps an outgoing
+// message after sending it, so by timestamps the next proxy often "receives"
+// an INVITE before the previous one "sends" it. A node's own address is the
+// one IP every message it captured has as source or destination (see
+// nodeAddrs); a node whose address cannot be told keeps its order.
+func senderFirst(msgs []Message) {
+	own := nodeAddrs(msgs)
+	if len(own) < 2 {
+		return
+	}
+	for i := 0; i < len(msgs); i++ {
+		m := msgs[i]
+		ip, ok := own[m.CaptureID]
+		if !ok || m.Dst.Addr() != ip || m.Src.Addr() == ip {
+			continue // not a copy its node received
+		}
+		for j := i + 1; j < len(msgs); j++ {
+			s := msgs[j]
+			if s.Time.Sub(m.Time) > hopWindow {
+				break
+			}
+			sent, ok := own[s.CaptureID]
+			if !ok || s.CaptureID == m.CaptureID || s.Src.Addr() != sent || s.Raw != m.Raw {
+				continue
+			}
+			copy(msgs[i+1:j+1], msgs[i:j])
+			msgs[i] = s
+			break
+		}
+	}
+}
+
+// nodeAddrs finds each capture node's own IP: a proxy is the source or the
+// destination of every message it captures, so the IPs common to all of
+// them are its own. Nodes with more than one candidate (one message, or
+// always the same two peers) or none (several interfaces) are left out.
+func nodeAddrs(msgs []Message) map[uint32]netip.Addr {
+	common := map[uint32][]netip.Addr{}
+	for _, m := range msgs {
+		pair := []netip.Addr{m.Src.Addr(), m.Dst.Addr()}
+		c, seen := common[m.CaptureID]
+		if !seen {
+			common[m.CaptureID] = slices.Compact(pair)
+			continue
+		}
+		common[m.CaptureID] = slices.DeleteFunc(c, func(a netip.Addr) bool { return !slices.Contains(pair, a) })
+	}
+	own := make(map[uint32]netip.Addr, len(common))
+	for id, c := range common {
+		if len(c) == 1 {
+			own[id] = c[0]
+		}
+	}
+	return own
 }
 
 // kind is what classify found out about one message.

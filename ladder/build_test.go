@@ -508,3 +508,52 @@ func TestClean(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildSenderFirst: with two proxies A and B, each reporting what it
+// receives and sends, the receiving node often stamps a packet before the
+// sending node does. The ladder draws each packet's sending copy first,
+// the receiving copy after it as the hop, and keeps everything else in
+// capture order.
+func TestBuildSenderFirst(t *testing.T) {
+	const uac, a, b, uas = "10.0.0.10:5060", "10.0.0.1:5060", "10.0.0.2:5060", "10.0.0.20:5060"
+	on := func(m Message, capture uint32) Message {
+		m.CaptureID, m.NodeName = capture, fmt.Sprintf("node-%d", capture)
+		return m
+	}
+	inviteAB := msg(2, time.Millisecond, a, b, "INVITE")
+	okBA := msg(6, 11*time.Millisecond, b, a, "200 OK")
+	sentInvite, sentOK := on(inviteAB, 1), on(okBA, 2)
+	sentInvite.Seq, sentInvite.Time = 3, t0.Add(2*time.Millisecond)
+	sentOK.Seq, sentOK.Time = 7, t0.Add(12*time.Millisecond)
+	msgs := []Message{
+		on(msg(1, 0, uac, a, "INVITE"), 1),
+		on(inviteAB, 2), // B stamped receiving it ...
+		sentInvite,      // ... before A stamped sending it
+		on(msg(4, 3*time.Millisecond, b, uas, "INVITE"), 2),
+		on(msg(5, 10*time.Millisecond, uas, b, "200 OK"), 2),
+		on(okBA, 1), // A received the 200 ...
+		sentOK,      // ... before B stamped sending it
+		on(msg(8, 13*time.Millisecond, a, uac, "200 OK"), 1),
+	}
+	d := Build(msgs, nil, Options{})
+	var order []int
+	for _, r := range d.Rows {
+		order = append(order, r.Seq)
+	}
+	if want := []int{1, 3, 2, 4, 5, 7, 6, 8}; !slices.Equal(order, want) {
+		t.Fatalf("rows in Seq order %v, want %v (each packet's sender's copy first)", order, want)
+	}
+	for i, r := range d.Rows {
+		if wantHop := r.Seq == 2 || r.Seq == 6; r.Hop != wantHop || r.Retransmission {
+			t.Errorf("row %d (seq %d): hop %v retransmission %v, want hop %v", i, r.Seq, r.Hop, r.Retransmission, wantHop)
+		}
+	}
+
+	// A node whose own address cannot be told (it saw one message, so
+	// both ends are candidates) keeps capture order.
+	lone := []Message{on(inviteAB, 2), sentInvite}
+	lone[0].Seq, lone[1].Seq = 1, 2
+	if d := Build(lone, nil, Options{}); d.Rows[0].Seq != 1 {
+		t.Errorf("with no node address known, rows reordered: first is seq %d", d.Rows[0].Seq)
+	}
+}

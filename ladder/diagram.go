@@ -190,6 +190,10 @@ const (
 	ShortSub    = 90  // runes of a line under an arrow
 	MaxNote     = 500
 	ShortNote   = 120
-	hopWindow   = 50 * time.Millisecond
+	// hopWindow is how far apart two capture nodes' copies of one packet
+	// may be stamped. Below SIP's T1 (500 ms), the soonest a UDP resend
+	// comes, and wide enough for clocks and a loaded capture agent: copies
+	// 52 ms apart were seen with two Kamailio proxies on a busy machine.
+	hopWindow   = 200 * time.Millisecond
 	clockLayout = "15:04:05.000000"
 )
