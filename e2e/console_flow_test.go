@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -55,8 +56,21 @@ func TestConsoleFlow(t *testing.T) {
 	// Search the call by its Call-ID in the default window (the last 24 h).
 	do(t, tab, "search the Call-ID",
 		chromedp.SendKeys(chromedp.ID("call_id"), callID),
-		chromedp.Click(chromedp.CSS(testID("search-submit"))),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=result][data-call-id="`+callID+`"]`)))
+		chromedp.Click(chromedp.CSS(testID("search-submit"))))
+	// The page before the search may list the call too (the latest calls):
+	// wait for the page of this search, not just for the call.
+	searched := `location.search.includes("call_id=") && ` +
+		`document.querySelector('[data-testid=result][data-call-id="` + callID + `"]') !== null`
+	err := eventually(browserTimeout, func() error {
+		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](searched))
+		if err == nil && !ok {
+			err = errors.New("not there yet")
+		}
+		return err // a navigation under way is an error too: try again
+	})
+	if err != nil {
+		t.Fatalf("wait for the search's page: %v", err)
+	}
 	if got := eval[[]string](t, tab, `[...document.querySelectorAll('[data-testid=result]')].map(r => r.dataset.callId)`); len(got) != 1 {
 		t.Errorf("search for Call-ID %s found %q, want that call alone", callID, got)
 	}
