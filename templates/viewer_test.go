@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,67 @@ func TestViewerPageGolden(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("viewer page differs from %s; run go test ./templates -update and review the diff", golden)
+	}
+}
+
+// everyBranch is the fixture call with what it lacks added: a second leg,
+// a retransmission, a second capture node's copy (a hop), a message to
+// itself, a log line, and SIP text that would be markup if not escaped
+// (in a label, an SDP line, a node name, a note), so that the golden file
+// pins the markup of every branch of the ladder.
+func everyBranch(f callFixture) callFixture {
+	msgs := slices.Clone(f.Messages)
+	last := msgs[len(msgs)-1]
+	next := func(m ladder.Message, after time.Duration) ladder.Message {
+		m.Seq, m.Time = msgs[len(msgs)-1].Seq+1, msgs[len(msgs)-1].Time.Add(after)
+		return m
+	}
+	first := msgs[0]
+	resend := next(first, 500*time.Millisecond)
+	msgs = append(msgs, resend)
+	hop := next(msgs[1], 0)
+	hop.Time = msgs[1].Time.Add(time.Millisecond)
+	hop.CaptureID, hop.NodeName = 77, `core"><svg onload=alert(1)>`
+	msgs = append(msgs, hop)
+	self := next(last, 2*time.Millisecond)
+	self.Src, self.Dst, self.Request, self.Method = last.Src, last.Src, true, `OPTIONS<script>alert("x")</script>&'`
+	self.Raw = "OPTIONS sip:self SIP/2.0\r\n\r\n"
+	self.SDP = &ladder.SDPSummary{Media: []ladder.SDPMedia{{Type: `audio"<b>`, Addr: "2001:db8::5", Port: 4000, Codecs: []string{"PCMU/8000"}, Direction: "sendonly"}}}
+	msgs = append(msgs, self)
+	leg := next(first, 3*time.Millisecond)
+	leg.CallID, leg.Leg, leg.Raw = first.CallID+"_b2b-1", 1, strings.Replace(first.Raw, "INVITE", "INVITE ", 1)
+	msgs = append(msgs, leg)
+	events := append(slices.Clone(f.Events), ladder.Event{Time: leg.Time.Add(time.Millisecond), Kind: "log",
+		Text: `dispatcher: <script>alert(1)</script> & "quotes"`, CaptureID: 77})
+	return callFixture{Messages: msgs, Events: events, Aliases: f.Aliases}
+}
+
+func TestViewerPageGoldenEveryBranch(t *testing.T) {
+	f := everyBranch(MustLoadCall(t, "call.json"))
+	for _, tc := range []struct {
+		name string
+		opt  ladder.Options
+	}{{"viewer_every_branch.golden.html", ladder.Options{}}, {"viewer_every_branch_by_ip.golden.html", ladder.Options{GroupByIP: true}}} {
+		got := MustRender(t, ViewerPage(viewerProps(f, tc.opt)))
+		golden := filepath.Join("testdata", tc.name)
+		if *update {
+			if err := os.WriteFile(golden, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update to create it)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("viewer page differs from %s; run go test ./templates -update and review the diff", golden)
+		}
+		for _, marker := range []string{`class="arrow arrow-request retransmission"`, ` hop"`, "leg-marker", `class="note note-log"`,
+			` V `, "&lt;script&gt;", "&#34;&gt;&lt;svg"} {
+			if !bytes.Contains(got, []byte(marker)) {
+				t.Errorf("%s lacks %q: the fixture no longer covers that branch", tc.name, marker)
+			}
+		}
 	}
 }
 
