@@ -218,7 +218,7 @@ func sendCall(c echo.Context, call *Call) error {
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, CallMediaType, b)
+	return web.Blob(c, http.StatusOK, CallMediaType, b)
 }
 
 func (s *Server) viewText(c echo.Context) error {
@@ -226,7 +226,7 @@ func (s *Server) viewText(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", call.Text())
+	return web.Blob(c, http.StatusOK, "text/plain; charset=utf-8", call.Text())
 }
 
 // viewPCAP answers a token without scope pcap exactly like a missing call:
@@ -249,7 +249,7 @@ func sendPCAP(c echo.Context, call *Call) error {
 		return err
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="call.pcap"`)
-	return c.Blob(http.StatusOK, "application/vnd.tcpdump.pcap", data)
+	return web.Blob(c, http.StatusOK, "application/vnd.tcpdump.pcap", data)
 }
 
 // adminCallOf reads ?tenant_id=&call_id=&from=&to=.
@@ -282,7 +282,7 @@ func (s *Server) adminText(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", call.Text())
+	return web.Blob(c, http.StatusOK, "text/plain; charset=utf-8", call.Text())
 }
 
 func (s *Server) adminPCAP(c echo.Context) error {

@@ -217,6 +217,11 @@ func do(tb testing.TB, method, url string, body io.Reader, hdr map[string]string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	// Every /v/ answer, page or error, says its length (web.Blob) rather
+	// than arriving in chunks.
+	if strings.Contains(url, "/v/") && resp.ContentLength != int64(len(b)) {
+		tb.Errorf("%s %s: Content-Length %d, body of %d bytes", method, url, resp.ContentLength, len(b))
+	}
 	return response{resp.StatusCode, resp.Header, string(b)}
 }
 

@@ -321,7 +321,7 @@ func (s *Server) refuse(c echo.Context, r *refusal) error {
 	if err != nil {
 		return err
 	}
-	return c.HTMLBlob(r.status, body)
+	return web.Blob(c, r.status, echo.MIMETextHTMLCharsetUTF8, body)
 }
 
 func theme(c echo.Context) string {
@@ -365,7 +365,7 @@ func (s *Server) page(c echo.Context) error {
 	if e, ok := s.renders.get(key, time.Now()); ok {
 		c.Response().Header().Set("Content-Security-Policy", csp(e.origins))
 		s.record(c, claims, "page")
-		return c.HTMLBlob(http.StatusOK, e.body)
+		return web.Blob(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, e.body)
 	}
 	call, err := s.qc.ViewCall(ctx, tok)
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Server) page(c echo.Context) error {
 	}
 	s.renders.put(key, body, call.Tenant.EmbedOrigins, time.Now())
 	s.record(c, claims, "page")
-	return c.HTMLBlob(http.StatusOK, body)
+	return web.Blob(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, body)
 }
 
 // renderPage renders a viewer page into a buffer sized like the last one:
@@ -441,7 +441,7 @@ func (s *Server) text(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))
 	s.record(c, claims, "text")
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", body)
+	return web.Blob(c, http.StatusOK, "text/plain; charset=utf-8", body)
 }
 
 // pcap answers a token without scope pcap with the not-found page, as
@@ -463,5 +463,5 @@ func (s *Server) pcap(c echo.Context) error {
 	h.Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))
 	h.Set("Content-Disposition", `attachment; filename="call.pcap"`)
 	s.record(c, claims, "pcap")
-	return c.Blob(http.StatusOK, "application/vnd.tcpdump.pcap", body)
+	return web.Blob(c, http.StatusOK, "application/vnd.tcpdump.pcap", body)
 }
