@@ -194,7 +194,7 @@ func (d *DB) InTenant(ctx context.Context, tenantID int64, fn func(pgx.Tx) error
 // scoped to tenantID for row-level security, as InTenant's would be, and
 // hands the results to read, in the order the statements were queued. It
 // saves InTenant's BEGIN and COMMIT round trips on the hot read paths (a
-// view of a call is one of these). The tenant setting is the batch's first
+// view of a call is one of these), and runs with JIT compilation off. The tenant setting is the batch's first
 // statement and is local to the implicit transaction: it ends with the
 // batch and never reaches the connection's next user. Statements that must
 // see their own writes across round trips need InTenant instead.
@@ -203,7 +203,9 @@ func (d *DB) ReadInTenant(ctx context.Context, tenantID int64, batch *pgx.Batch,
 		return fmt.Errorf("db.ReadInTenant: invalid tenant id %d", tenantID)
 	}
 	scoped := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(batch.QueuedQueries)+1)}
-	scoped.Queue(`SELECT set_config('callscope.tenant_id', $1, true)`, strconv.FormatInt(tenantID, 10))
+	// JIT off too: it compiles a plan for seconds' worth of rows, and a
+	// misestimated plan of a read this short would spend 100 ms compiling.
+	scoped.Queue(`SELECT set_config('callscope.tenant_id', $1, true), set_config('jit', 'off', true)`, strconv.FormatInt(tenantID, 10))
 	scoped.QueuedQueries = append(scoped.QueuedQueries, batch.QueuedQueries...)
 	br := d.app.SendBatch(ctx, scoped)
 	if _, err := br.Exec(); err != nil {

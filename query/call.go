@@ -98,8 +98,18 @@ type Call struct {
 // whether or not another tenant or another time holds one; Invalid for an
 // empty call id or window.
 func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*Call, error) {
+	return s.readCall(ctx, TenantInfo{ID: tenantID}, false, callID, from, to)
+}
+
+// CallOf is Call for a tenant the caller has already read (the view route
+// has it from its tenant cache): the same read, less the tenant row.
+func (s *Store) CallOf(ctx context.Context, t TenantInfo, callID string, from, to time.Time) (*Call, error) {
+	return s.readCall(ctx, t, true, callID, from, to)
+}
+
+func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, callID string, from, to time.Time) (*Call, error) {
 	switch {
-	case tenantID <= 0:
+	case t.ID <= 0:
 		return nil, callscope.FieldError("tenant_id", "required")
 	case callID == "":
 		return nil, callscope.FieldError("call_id", "required")
@@ -109,16 +119,25 @@ func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, t
 		return nil, callscope.FieldError("window", "may not exceed %d days", int(MaxRange/(24*time.Hour)))
 	}
 	var call *Call
-	err := s.db.ReadInTenant(ctx, tenantID, callBatch(tenantID, callID, from, to), func(br pgx.BatchResults) error {
+	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, callID, from, to), func(br pgx.BatchResults) error {
+		if !haveTenant {
+			var err error
+			if t, err = readTenantInfo(br); err != nil {
+				return err
+			}
+		}
 		var err error
-		call, err = readCall(br, callID, from, to)
+		call, err = readCallResults(br, callID, from, to)
+		if call != nil {
+			call.Tenant = t
+		}
 		return err
 	})
 	if err != nil {
 		if callscope.Is(err, callscope.NotFound) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("query.Store.Call(%d): %w", tenantID, err)
+		return nil, fmt.Errorf("query.Store.Call(%d): %w", t.ID, err)
 	}
 	return call, nil
 }
@@ -196,43 +215,37 @@ ORDER BY 3, 4`
 // callStatements are readCall's statements, for EXPLAIN in tests.
 func callStatements() []string { return []string{callSQL} }
 
-// callBatch is the statements of a call read: JIT off, the tenant, and
-// callSQL. With the tenant setting that db.ReadInTenant puts first, a view
-// of a call is one round trip and one implicit transaction (it used to be
-// five statements, each its own round trip, inside BEGIN and COMMIT).
-func callBatch(tenantID int64, callID string, from, to time.Time) *pgx.Batch {
+// callBatch is the statements of a call read: the tenant's row unless
+// the caller has it, and callSQL. With the tenant setting that
+// db.ReadInTenant puts first, a view of a call is one round trip and one
+// implicit transaction (it used to be five statements, each its own round
+// trip, inside BEGIN and COMMIT).
+func callBatch(tenantID int64, haveTenant bool, callID string, from, to time.Time) *pgx.Batch {
 	related := []string{callID + B2BSuffix}
 	if base, ok := strings.CutSuffix(callID, B2BSuffix); ok {
 		related = append(related, base)
 	}
 	batch := &pgx.Batch{}
-	// JIT compiles a plan for seconds' worth of rows; a call is a few
-	// dozen rows and a misestimate must not cost 100 ms of compilation.
-	batch.Queue(`SELECT set_config('jit', 'off', true)`)
-	batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
+	if !haveTenant {
+		batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
+	}
 	batch.Queue(callSQL, tenantID, callID, from, to, LegWindow, related)
 	return batch
 }
 
-// readCall reads the results of callBatch.
-func readCall(br pgx.BatchResults, callID string, from, to time.Time) (*Call, error) {
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-
-	var (
-		t       TenantInfo
-		aliases map[string]string
-	)
-	err := br.QueryRow().Scan(&t.ID, &t.Slug, &aliases, &t.EmbedOrigins)
+// readTenantInfo reads the tenant row callBatch asked for. A tenant that
+// does not exist (or is not this transaction's) holds no call.
+func readTenantInfo(br pgx.BatchResults) (TenantInfo, error) {
+	var t TenantInfo
+	err := br.QueryRow().Scan(&t.ID, &t.Slug, &t.Aliases, &t.EmbedOrigins)
 	if err == pgx.ErrNoRows {
-		return nil, errNoCall
+		return t, errNoCall
 	}
-	if err != nil {
-		return nil, err
-	}
-	t.Aliases = aliases
+	return t, err
+}
 
+// readCallResults reads callSQL's rows into a Call (without its Tenant).
+func readCallResults(br pgx.BatchResults, callID string, from, to time.Time) (*Call, error) {
 	msgs, events, err := readCallRows(br)
 	if err != nil {
 		return nil, err
@@ -263,7 +276,7 @@ func readCall(br pgx.BatchResults, callID string, from, to time.Time) (*Call, er
 		msgs[i].Leg = legIndex[msgs[i].CallID]
 	}
 
-	return &Call{Tenant: t, CallID: callID, Legs: legs, Messages: msgs, Events: events,
+	return &Call{CallID: callID, Legs: legs, Messages: msgs, Events: events,
 		Window: [2]time.Time{from.UTC(), to.UTC()}}, nil
 }
 

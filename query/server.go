@@ -197,7 +197,8 @@ func (s *Server) viewCallOf(c echo.Context) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.Call(ctx, t.ID, claims.CallID, claims.WindowStart, claims.WindowEnd)
+	ti := TenantInfo{ID: t.ID, Slug: t.Slug, Aliases: t.Aliases, EmbedOrigins: t.EmbedOrigins}
+	return s.store.CallOf(ctx, ti, claims.CallID, claims.WindowStart, claims.WindowEnd)
 }
 
 func (s *Server) viewCall(c echo.Context) error {
