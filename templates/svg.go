@@ -55,6 +55,23 @@ func legMarker(l ladder.Leg, x, y int) templ.Component {
 	})
 }
 
+// text writes s as escaped text, as `{ s }` in a template does, without
+// the copies templ makes of it on the way (fmt.Sprint, then an escaped
+// copy): for a raw SIP message, a kilobyte or more, that is most of the
+// cost of showing it.
+func text(s string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		bp := svgBuffers.Get().(*[]byte)
+		b := escape((*bp)[:0], s)
+		_, err := w.Write(b)
+		if cap(b) <= maxPooledSVG {
+			*bp = b
+			svgBuffers.Put(bp)
+		}
+		return err
+	})
+}
+
 var svgBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
 
 // maxPooledSVG keeps the buffer of a call of thousands of messages out of
