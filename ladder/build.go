@@ -39,7 +39,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 	d.Page = min(max(opt.Page, 1), d.Pages)
 
 	aliases := parseAliases(opt.Aliases)
-	cols := columnSet{byKey: map[string]int{}, group: opt.GroupByIP, aliases: aliases}
+	cols := columnSet{byAddr: map[netip.AddrPort]int{}, group: opt.GroupByIP, aliases: aliases}
 	for _, m := range sorted {
 		cols.add(m.Src)
 		cols.add(m.Dst)
@@ -489,31 +489,44 @@ func (n Note) Short() string { return clean(n.Text, ShortNote) }
 
 // columnSet assigns endpoints to columns in order of first appearance.
 type columnSet struct {
-	byKey   map[string]int
+	byAddr  map[netip.AddrPort]int // by columnAddr
 	list    []Column
 	group   bool
 	aliases aliases
 }
 
-func (c *columnSet) key(ap netip.AddrPort) string {
+// columnAddr is the address a column stands for: mapped IPv4 unmapped, the
+// port dropped when grouping by IP, the zero AddrPort for "unknown".
+func (c *columnSet) columnAddr(ap netip.AddrPort) netip.AddrPort {
 	if !ap.IsValid() {
-		return "unknown"
+		return netip.AddrPort{}
 	}
-	ip := ap.Addr().Unmap()
 	if c.group {
-		if ip.Is6() {
-			return "[" + ip.String() + "]"
-		}
-		return ip.String()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), 0)
 	}
-	return netip.AddrPortFrom(ip, ap.Port()).String()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// key names a column's address: "10.0.0.1:5060", or "10.0.0.1" and
+// "[2001:db8::1]" by IP.
+func (c *columnSet) key(ca netip.AddrPort) string {
+	switch {
+	case !ca.IsValid():
+		return "unknown"
+	case !c.group:
+		return ca.String()
+	case ca.Addr().Is6():
+		return "[" + ca.Addr().String() + "]"
+	}
+	return ca.Addr().String()
 }
 
 func (c *columnSet) add(ap netip.AddrPort) {
-	k := c.key(ap)
-	if _, ok := c.byKey[k]; ok {
+	ca := c.columnAddr(ap)
+	if _, ok := c.byAddr[ca]; ok {
 		return
 	}
+	k := c.key(ca)
 	col := Column{Index: len(c.list), Key: k, Address: k}
 	if alias, ok := c.aliases.lookup(ap, c.group); ok {
 		col.Label, col.Aliased = clean(alias, MaxLabel), true
@@ -521,11 +534,11 @@ func (c *columnSet) add(ap netip.AddrPort) {
 		col.Label = k
 	}
 	col.Short = clean(col.Label, ShortColumn)
-	c.byKey[k] = col.Index
+	c.byAddr[ca] = col.Index
 	c.list = append(c.list, col)
 }
 
-func (c columnSet) index(ap netip.AddrPort) int { return c.byKey[c.key(ap)] }
+func (c columnSet) index(ap netip.AddrPort) int { return c.byAddr[c.columnAddr(ap)] }
 
 // aliases are Options.Aliases with their keys parsed, so "10.0.0.1:5060",
 // "[::ffff:10.0.0.1]:5060" and a mapped source address all meet.
