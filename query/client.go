@@ -44,12 +44,20 @@ const maxBody = 64 << 20
 
 // NewClient returns a client of the query service at baseURL (e.g.
 // "http://127.0.0.1:8081") authenticating admin calls with serviceToken.
-// hc may be nil for a client with pooled keep-alive connections.
+// hc may be nil; without a Transport of its own it gets one that keeps
+// up to 256 idle connections to query. (net/http's default keeps 2: a
+// viewer serving 16 views at once then opened a connection to query for
+// most of them, ~270 connections a second at 1,200 views a second.)
 func NewClient(baseURL, serviceToken string, hc *http.Client) *Client {
 	if hc == nil {
+		hc = &http.Client{}
+	}
+	if hc.Transport == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 256
-		hc = &http.Client{Transport: t}
+		pooled := *hc
+		pooled.Transport = t
+		hc = &pooled
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), token: serviceToken, hc: hc, Timeout: DefaultTimeout}
 }
