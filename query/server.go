@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -215,12 +216,26 @@ func sendCall(c echo.Context, call *Call) error {
 	if !strings.Contains(c.Request().Header.Get("Accept"), CallMediaType) {
 		return c.JSON(http.StatusOK, call)
 	}
-	b, err := call.MarshalBinary()
+	bp := wireBuffers.Get().(*[]byte)
+	b, err := call.AppendBinary((*bp)[:0])
 	if err != nil {
 		return err
 	}
-	return web.Blob(c, http.StatusOK, CallMediaType, b)
+	err = web.Blob(c, http.StatusOK, CallMediaType, b)
+	// net/http holds no reference to b once Write returns.
+	if cap(b) <= maxPooledWire {
+		*bp = b[:0]
+		wireBuffers.Put(bp)
+	}
+	return err
 }
+
+// wireBuffers recycles the encoding of calls: tens of KB a view.
+var wireBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledWire keeps the encoding of a call of thousands of messages out
+// of the pool.
+const maxPooledWire = 1 << 20
 
 func (s *Server) viewText(c echo.Context) error {
 	call, err := s.viewCallOf(c)
