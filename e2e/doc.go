@@ -5,6 +5,12 @@
 // Chromium (driven with chromedp) for the viewer embedded in a customer's
 // page and for the console, with screenshots in e2e/artifacts/.
 //
+// TestLadderGolden compares the viewer's ladder of real calls through two
+// Kamailio proxies — the hop between them over UDP, TCP and TLS (mutual
+// TLS with a CA made at test time) — with golden files in
+// testdata/golden/ (rewrite them with go test ./e2e -run TestLadderGolden
+// -args -update, and read the diff).
+//
 // The tests need kamailio, sipp and tshark on PATH, and the browser tests
 // /usr/bin/chromium. Without them the tests skip with a message, unless
 // CALLSCOPE_E2E_REQUIRE=1 (CI), which turns a missing peer into a failure.
