@@ -120,6 +120,9 @@ func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, cal
 	}
 	var call *Call
 	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, callID, from, to), func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
 		if !haveTenant {
 			var err error
 			if t, err = readTenantInfo(br); err != nil {
@@ -161,6 +164,11 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // A row is a message when kind is 0 and an event of HEP payload type kind
 // otherwise; the columns a kind does not have are empty.
 //
+// Every scan also says captured_at BETWEEN $3 AND $4, which the window
+// already implies: the window is computed while the statement runs, the
+// parameters are known when it starts, and only they let PostgreSQL prune
+// the other days' partitions (a scan of every partition per lookup before).
+//
 // The legs are two index lookups (by correlation value, by Call-ID) with
 // the key arrays computed in win, not in the condition: under row-level
 // security only leakproof conditions become index conditions, and
@@ -182,11 +190,13 @@ const callSQL = `/* Store.Call */ WITH ext AS (
 	SELECT l.call_id
 	FROM win CROSS JOIN sip_messages l
 	WHERE l.tenant_id = $1 AND l.correlation_id = ANY(win.by_corr)
+	  AND l.captured_at >= $3 AND l.captured_at <= $4
 	  AND l.captured_at >= win.lo AND l.captured_at <= win.hi AND l.call_id <> $2
 	UNION
 	SELECT l.call_id
 	FROM win CROSS JOIN sip_messages l
 	WHERE l.tenant_id = $1 AND l.call_id = ANY(win.by_id)
+	  AND l.captured_at >= $3 AND l.captured_at <= $4
 	  AND l.captured_at >= win.lo AND l.captured_at <= win.hi AND l.call_id <> $2
 ), keys AS (
 	SELECT ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') AS legs,
@@ -203,20 +213,21 @@ SELECT 0::smallint, m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_por
 	m.capture_id, coalesce(m.node_name, ''), coalesce(m.method, ''), coalesce(m.status, 0), coalesce(m.reason, ''),
 	coalesce(m.cseq, 0), coalesce(m.cseq_method, ''), coalesce(m.correlation_id, ''), m.has_sdp, m.payload
 FROM win CROSS JOIN sip_messages m
-WHERE m.tenant_id = $1 AND m.call_id IN (SELECT call_id FROM legs) AND m.captured_at >= win.lo AND m.captured_at <= win.hi
+WHERE m.tenant_id = $1 AND m.call_id IN (SELECT call_id FROM legs)
+  AND m.captured_at >= $3 AND m.captured_at <= $4 AND m.captured_at >= win.lo AND m.captured_at <= win.hi
 UNION ALL
 SELECT e.payload_type, coalesce(e.call_id, ''), e.captured_at, e.received_at, e.src_ip, e.src_port, e.dst_ip, e.dst_port, '',
 	e.capture_id, '', '', 0::smallint, '', 0::bigint, '', coalesce(e.correlation_id, ''), false, e.payload
 FROM win CROSS JOIN keys CROSS JOIN hep_events e
-WHERE e.tenant_id = $1 AND e.captured_at >= win.lo AND e.captured_at <= win.hi
+WHERE e.tenant_id = $1 AND e.captured_at >= $3 AND e.captured_at <= $4 AND e.captured_at >= win.lo AND e.captured_at <= win.hi
   AND (e.call_id = ANY(keys.legs) OR e.correlation_id = ANY(keys.corrs))
 ORDER BY 3, 4`
 
 // callStatements are readCall's statements, for EXPLAIN in tests.
 func callStatements() []string { return []string{callSQL} }
 
-// callBatch is the statements of a call read: the tenant's row unless
-// the caller has it, and callSQL. With the tenant setting that
+// callBatch is the statements of a call read: generic plans, the tenant's
+// row unless the caller has it, and callSQL. With the tenant setting that
 // db.ReadInTenant puts first, a view of a call is one round trip and one
 // implicit transaction (it used to be five statements, each its own round
 // trip, inside BEGIN and COMMIT).
@@ -226,6 +237,12 @@ func callBatch(tenantID int64, haveTenant bool, callID string, from, to time.Tim
 		related = append(related, base)
 	}
 	batch := &pgx.Batch{}
+	// callSQL bounds every scan by [$3, $4] as well as by the window it
+	// works out, so that a generic plan prunes the partitions outside the
+	// token's window when it starts. Left to choose, PostgreSQL then found
+	// custom plans (pruned while planning) cheaper and planned callSQL
+	// anew for each view, ~0.8 ms; the generic plan runs in ~0.2.
+	batch.Queue(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`)
 	if !haveTenant {
 		batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
 	}
