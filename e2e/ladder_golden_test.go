@@ -87,7 +87,7 @@ func TestLadderGolden(t *testing.T) {
 				}
 				pages[i] = p
 			}
-			if bad := hopProblems(pages[0], hop.Net+"2", hop.Net+"3", "capture 5301", "capture 5302"); len(bad) > 0 {
+			if bad := hopProblems(pages[0], hop.Net+"2", hop.Net+"3", "proxy-a", "proxy-b"); len(bad) > 0 {
 				logStoredCall(t, cs.DatabaseURL, callID)
 				t.Fatalf("the page misdraws the copies of messages both nodes captured "+
 					"(the sender's copy must come first, the second marked as a hop):\n%s", strings.Join(bad, "\n"))

@@ -268,3 +268,40 @@ func TestDedup(t *testing.T) {
 	waitCount(t, b.db, 2, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'dup@x'`)
 	b.waitDropped(reasonDuplicate, 1)
 }
+
+// TestNodeNameFallback: a message whose HEP names no capture agent (as
+// Kamailio's siptrace sends it) is stored with the name its node was
+// registered with; a name the agent sends wins.
+func TestNodeNameFallback(t *testing.T) {
+	b := setup(t)
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 4101, Name: "proxy-a"})
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 4102})
+	if err := b.srv.nodes.refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		callID    string
+		captureID uint32
+		agent     string // HEP chunk 0x0013
+		want      string // stored node_name; "" is NULL
+	}{
+		{"registered-name@x", 4101, "", "proxy-a"},
+		{"agent-name@x", 4101, "kam-1", "kam-1"},
+		{"no-name@x", 4102, "", ""},
+	} {
+		p := sipPacket(tc.captureID, withCallID(t, tc.callID))
+		p.NodeName = []byte(tc.agent)
+		sendUDP(t, b.udp, p.AppendV3(nil))
+		waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = $1`, tc.callID)
+		var got string
+		err := b.db.Owner().QueryRow(context.Background(),
+			`SELECT coalesce(node_name, '') FROM sip_messages WHERE call_id = $1`, tc.callID).Scan(&got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s (capture %d, agent name %q): node_name %q, want %q", tc.callID, tc.captureID, tc.agent, got, tc.want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 // tenant's pre-resolved "accepted" counter.
 type nodeEntry struct {
 	node     tenant.Node
+	name     []byte // node.Name, stored with messages whose HEP carries no agent name
 	active   bool
 	accepted prometheus.Counter
 }
@@ -71,7 +72,7 @@ func (r *resolver) refresh(ctx context.Context, force bool) error {
 	}
 	m := make(nodeMap, len(all))
 	for _, n := range all {
-		m[n.CaptureID] = &nodeEntry{node: n, active: n.TenantStatus == tenant.Active,
+		m[n.CaptureID] = &nodeEntry{node: n, name: []byte(n.Name), active: n.TenantStatus == tenant.Active,
 			accepted: r.byTen.WithLabelValues(n.TenantSlug)}
 	}
 	r.nodes.Store(&m)

@@ -115,9 +115,16 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 	if len(corr) == 0 {
 		corr = m.Correlation
 	}
+	// Kamailio's siptrace sends no agent name (chunk 0x0013): the name the
+	// node was registered with stands in, so that ladders say "proxy-a",
+	// not "capture 2001". A name the agent sends wins.
+	nodeName := p.NodeName
+	if len(nodeName) == 0 {
+		nodeName = e.name
+	}
 	r.fit(len(m.CallID) + len(corr) + len(m.Method) + len(m.Reason) + len(m.CSeqMethod) +
 		len(m.FromUser) + len(m.FromTag) + len(m.ToUser) + len(m.ToTag) + len(m.RURIUser) +
-		len(m.UserAgent) + len(p.NodeName) + len(p.Payload))
+		len(m.UserAgent) + len(nodeName) + len(p.Payload))
 	r.setText(fCallID, m.CallID)
 	r.setText(fCorrelation, corr)
 	r.setText(fMethod, m.Method)
@@ -129,7 +136,7 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 	r.setText(fToTag, m.ToTag)
 	r.setText(fRURIUser, m.RURIUser)
 	r.setText(fUserAgent, m.UserAgent)
-	r.setText(fNodeName, p.NodeName)
+	r.setText(fNodeName, nodeName)
 	r.setRaw(fPayload, p.Payload)
 	return r, e, ""
 }
