@@ -306,20 +306,20 @@ func readCallRows(br pgx.BatchResults) ([]Message, []Event, error) {
 	}
 	defer rows.Close()
 	var (
-		msgs   []Message
+		msgs   = make([]Message, 0, 32)
 		events []Event
+		// Scan targets escape to the heap: declared once, not per row.
+		kind, status     int16
+		m                Message
+		srcIP, dstIP     netip.Addr
+		srcPort, dstPort int32
+		captureID        int64
+		targets          = []any{&kind, &m.CallID, &m.CapturedAt, &m.ReceivedAt, &srcIP, &srcPort, &dstIP, &dstPort, &m.Transport,
+			&captureID, &m.NodeName, &m.Method, &status, &m.Reason, &m.CSeq, &m.CSeqMethod, &m.CorrelationID, &m.HasSDP, &m.Payload}
 	)
 	for rows.Next() {
-		var (
-			kind, status     int16
-			m                Message
-			srcIP, dstIP     netip.Addr
-			srcPort, dstPort int32
-			captureID        int64
-		)
-		err := rows.Scan(&kind, &m.CallID, &m.CapturedAt, &m.ReceivedAt, &srcIP, &srcPort, &dstIP, &dstPort, &m.Transport,
-			&captureID, &m.NodeName, &m.Method, &status, &m.Reason, &m.CSeq, &m.CSeqMethod, &m.CorrelationID, &m.HasSDP, &m.Payload)
-		if err != nil {
+		m = Message{}
+		if err := rows.Scan(targets...); err != nil {
 			return nil, nil, err
 		}
 		src, dst := netip.AddrPortFrom(srcIP, uint16(srcPort)), netip.AddrPortFrom(dstIP, uint16(dstPort))
