@@ -13,6 +13,33 @@ import (
 // result is cut to at most max runes followed by an ellipsis. It does not
 // escape: templ does.
 func clean(s string, max int) string {
+	if displayable(s, max) {
+		return s // nearly every label: no copy
+	}
+	return cleanRunes(s, max)
+}
+
+// displayable reports whether clean would return s unchanged because it
+// is short printable ASCII with single spaces inside only.
+func displayable(s string, max int) bool {
+	if len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ':
+			if i == 0 || i == len(s)-1 || s[i-1] == ' ' {
+				return false
+			}
+		case c < 0x21 || c > 0x7e:
+			return false
+		}
+	}
+	return true
+}
+
+// cleanRunes is clean's general case, rune by rune.
+func cleanRunes(s string, max int) string {
 	var b strings.Builder
 	b.Grow(min(len(s), max*4))
 	n := 0

@@ -8,9 +8,10 @@ import (
 )
 
 // FuzzClean checks the promises labels rely on: valid UTF-8, one line, no
-// control or format characters, bounded length.
+// control or format characters, bounded length; and that the ASCII fast
+// path answers as the general one does.
 func FuzzClean(f *testing.F) {
-	for _, s := range []string{"INVITE", "200 OK", "<script>alert(1)</script>", "a\r\nb", "\u202e", "\xff\xfe", strings.Repeat("☎", 100)} {
+	for _, s := range []string{"INVITE", "200 OK", "<script>alert(1)</script>", "a\r\nb", "\u202e", "\xff\xfe", strings.Repeat("☎", 100), " 180  Ringing ", "10.0.0.1:5060", "a\x7fb"} {
 		f.Add(s, 10)
 	}
 	f.Fuzz(func(t *testing.T, s string, max int) {
@@ -19,6 +20,9 @@ func FuzzClean(f *testing.F) {
 			max += 300
 		}
 		got := clean(s, max)
+		if slow := cleanRunes(s, max); got != slow {
+			t.Fatalf("clean(%q, %d) = %q, but the rune-by-rune path says %q", s, max, got, slow)
+		}
 		if !utf8.ValidString(got) {
 			t.Fatalf("invalid UTF-8: %q", got)
 		}
