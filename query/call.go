@@ -164,6 +164,12 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // A row is a message when kind is 0 and an event of HEP payload type kind
 // otherwise; the columns a kind does not have are empty.
 //
+// The events are two index lookups too, by Call-ID and by correlation value
+// (the second leaving out what the first found), with the keys in a
+// MATERIALIZED CTE: inlined, `call_id = ANY(ARRAY[$2] || ...)` OR
+// `correlation_id = ANY(...)` was a filter, and a day of 1.5 M events was
+// read in parallel for every view (65 ms instead of 0.3).
+//
 // Every scan also says captured_at BETWEEN $3 AND $4, which the window
 // already implies: the window is computed while the statement runs, the
 // parameters are known when it starts, and only they let PostgreSQL prune
@@ -198,9 +204,10 @@ const callSQL = `/* Store.Call */ WITH ext AS (
 	WHERE l.tenant_id = $1 AND l.call_id = ANY(win.by_id)
 	  AND l.captured_at >= $3 AND l.captured_at <= $4
 	  AND l.captured_at >= win.lo AND l.captured_at <= win.hi AND l.call_id <> $2
-), keys AS (
+), keys AS MATERIALIZED (
 	SELECT ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') AS legs,
-		ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') || win.corrs AS corrs
+		ARRAY[$2::text] || coalesce((SELECT array_agg(call_id) FROM legs), '{}') || win.corrs AS corrs,
+		win.lo, win.hi
 	FROM win
 )
 SELECT 0::smallint AS kind, m.call_id, m.captured_at, m.received_at, m.src_ip, m.src_port, m.dst_ip, m.dst_port, m.transport,
@@ -216,11 +223,17 @@ FROM win CROSS JOIN sip_messages m
 WHERE m.tenant_id = $1 AND m.call_id IN (SELECT call_id FROM legs)
   AND m.captured_at >= $3 AND m.captured_at <= $4 AND m.captured_at >= win.lo AND m.captured_at <= win.hi
 UNION ALL
-SELECT e.payload_type, coalesce(e.call_id, ''), e.captured_at, e.received_at, e.src_ip, e.src_port, e.dst_ip, e.dst_port, '',
+SELECT e.payload_type, e.call_id, e.captured_at, e.received_at, e.src_ip, e.src_port, e.dst_ip, e.dst_port, '',
 	e.capture_id, '', '', 0::smallint, '', 0::bigint, '', coalesce(e.correlation_id, ''), false, e.payload
-FROM win CROSS JOIN keys CROSS JOIN hep_events e
-WHERE e.tenant_id = $1 AND e.captured_at >= $3 AND e.captured_at <= $4 AND e.captured_at >= win.lo AND e.captured_at <= win.hi
-  AND (e.call_id = ANY(keys.legs) OR e.correlation_id = ANY(keys.corrs))
+FROM keys CROSS JOIN hep_events e
+WHERE e.tenant_id = $1 AND e.call_id = ANY(keys.legs)
+  AND e.captured_at >= $3 AND e.captured_at <= $4 AND e.captured_at >= keys.lo AND e.captured_at <= keys.hi
+UNION ALL
+SELECT e.payload_type, coalesce(e.call_id, ''), e.captured_at, e.received_at, e.src_ip, e.src_port, e.dst_ip, e.dst_port, '',
+	e.capture_id, '', '', 0::smallint, '', 0::bigint, '', e.correlation_id, false, e.payload
+FROM keys CROSS JOIN hep_events e
+WHERE e.tenant_id = $1 AND e.correlation_id = ANY(keys.corrs) AND (e.call_id IS NULL OR NOT e.call_id = ANY(keys.legs))
+  AND e.captured_at >= $3 AND e.captured_at <= $4 AND e.captured_at >= keys.lo AND e.captured_at <= keys.hi
 ORDER BY 3, 4`
 
 // callStatements are readCall's statements, for EXPLAIN in tests.

@@ -44,6 +44,15 @@ func TestCallLegs(t *testing.T) {
 			Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte(`{"mos":4.3}`)},
 		querytest.Event{TenantID: b.beta.ID, CapturedAt: t0.Add(3 * time.Millisecond), PayloadType: 100, CallID: "a-leg@x" + query.B2BSuffix,
 			Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte("beta's log")},
+		// p1's events: by correlation value only (an RTCP report), and by
+		// Call-ID and correlation value at once, which must come back once.
+		querytest.Event{TenantID: b.acme.ID, CapturedAt: t0.Add(time.Hour + 2*time.Second), PayloadType: 5, CorrelationID: "corr-9",
+			Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte("rtcp of corr-9")},
+		querytest.Event{TenantID: b.acme.ID, CapturedAt: t0.Add(time.Hour + 3*time.Second), PayloadType: 100, CallID: "p1", CorrelationID: "corr-9",
+			Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte("log of p1")},
+		// corr-9 a day later belongs to p3, not to p1.
+		querytest.Event{TenantID: b.acme.ID, CapturedAt: t0.Add(25*time.Hour + time.Second), PayloadType: 5, CorrelationID: "corr-9",
+			Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte("rtcp of p3")},
 	)
 	day := [2]time.Time{t0.Add(-time.Hour), t0.Add(23 * time.Hour)}
 
@@ -90,6 +99,13 @@ func TestCallLegs(t *testing.T) {
 		}
 		if want := []string{"p1", "p2"}; !slices.Equal(c.Legs, want) {
 			t.Errorf("legs = %v, want %v (p3 is a day later)", c.Legs, want)
+		}
+		var got []string
+		for _, e := range c.Events {
+			got = append(got, string(e.Payload))
+		}
+		if want := []string{"rtcp of corr-9", "log of p1"}; !slices.Equal(got, want) {
+			t.Errorf("events %q, want %q (each once, none of p3's)", got, want)
 		}
 	})
 	t.Run("WindowRespected", func(t *testing.T) {
