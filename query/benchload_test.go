@@ -23,7 +23,8 @@ var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 
 // TestLoadBenchDatabase fills callscope_bench_query with ~10 million messages:
 // 1.43 million 7-message calls spread over one day across 20 tenants, the
-// volume of an operator with ~100 calls per second at peak. It runs only
+// volume of an operator with ~100 calls per second at peak, and ~1.5
+// million LOG, RTCP and QoS events. It runs only
 // with CALLSCOPE_BENCH_LOAD=1 and takes minutes:
 //
 //	CALLSCOPE_BENCH_LOAD=1 go test -run TestLoadBenchDatabase -timeout 2h ./query/
@@ -75,7 +76,29 @@ func TestLoadBenchDatabase(t *testing.T) {
 	if err := querytest.Copy(ctx, d.Owner(), batch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Owner().Exec(ctx, "ANALYZE sip_messages"); err != nil {
+	// Events as a capture agent with RTCP and QoS reporting sends them: a
+	// LOG or RTCP line per INVITE of a quarter of the calls, keyed by
+	// Call-ID, and a QoS report per message of an eighth, keyed by the
+	// correlation value only (~1.5 M in all). Without them the call read's
+	// event lookups ran over empty partitions and a plan that read a whole
+	// day of events per view went unnoticed.
+	for _, stmt := range []string{
+		`INSERT INTO hep_events (tenant_id, captured_at, received_at, payload_type, call_id, correlation_id,
+			src_ip, src_port, dst_ip, dst_port, capture_id, payload)
+		SELECT tenant_id, captured_at + interval '1 ms', received_at, CASE WHEN hashtext(call_id) & 16 = 0 THEN 100 ELSE 5 END,
+			call_id, call_id, src_ip, src_port, dst_ip, dst_port, capture_id, convert_to('event of ' || call_id || ' ' || repeat('x', 120), 'UTF8')
+		FROM sip_messages WHERE captured_at >= $1 AND captured_at < $2 AND hashtext(call_id) & 3 = 0 AND method = 'INVITE'`,
+		`INSERT INTO hep_events (tenant_id, captured_at, received_at, payload_type, call_id, correlation_id,
+			src_ip, src_port, dst_ip, dst_port, capture_id, payload)
+		SELECT tenant_id, captured_at + interval '2 ms', received_at, 34, NULL, call_id,
+			src_ip, src_port, dst_ip, dst_port, capture_id, convert_to('{"mos":4.3}', 'UTF8')
+		FROM sip_messages WHERE captured_at >= $1 AND captured_at < $2 AND hashtext(call_id) & 7 = 1`,
+	} {
+		if _, err := d.Owner().Exec(ctx, stmt, benchDay, benchDay.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Owner().Exec(ctx, "ANALYZE sip_messages, hep_events"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -73,7 +73,8 @@ func BenchmarkViewerRender(b *testing.B) {
 
 // TestSeedBenchCall puts the 20-message call of BenchmarkViewerRender into
 // the 10-million-message bench database (query's TestLoadBenchDatabase),
-// tenant bench-03, call "view-bench-20" at 2026-02-01T12:00:00Z, once. The
+// tenant bench-03, call "view-bench-20" at 2026-02-01T12:00:00Z, with a LOG
+// event per leg, once. The
 // load test of BENCHMARKS.md mints links for it and drives a real
 // `callscope serve` with viewer/viewload:
 //
@@ -106,6 +107,13 @@ func TestSeedBenchCall(t *testing.T) {
 		t.Fatalf("%d rows", len(rows))
 	}
 	querytest.MustInsert(t, d.Owner(), rows...)
+	// A LOG line per leg, as Kamailio's dispatcher would report it: the
+	// view draws them as notes, and the call read's event lookups find rows.
+	start := time.Date(2026, 2, 1, 12, 0, 0, 0, time.UTC)
+	for i, leg := range []string{"view-bench-20", "view-bench-20-x", "view-bench-20" + query.B2BSuffix} {
+		querytest.MustInsertEvents(t, d.Owner(), querytest.Event{TenantID: tn.ID, CapturedAt: start.Add(time.Duration(2+2*i) * time.Millisecond),
+			PayloadType: 100, CallID: leg, CorrelationID: leg, Src: rows[0].Src, Dst: rows[0].Dst, Payload: []byte("dispatcher: routed " + leg)})
+	}
 }
 
 // TestMintBenchTokens mints CALLSCOPE_BENCH_MINT links for the bench call
