@@ -102,7 +102,7 @@ func firstLine(b []byte) string {
 //	                  │ HEP/UDP 9001   │ HEP/TCP 3002
 //	                  │ (unregistered) │ wrong auth key
 //	                  v                v
-//	            callscope ingest 127.0.0.1:PORT (UDP and TCP)
+//	            callscope ingest 127.0.0.9:PORT (UDP and TCP)
 func TestCapture(t *testing.T) {
 	needPeers(t)
 	t.Parallel()

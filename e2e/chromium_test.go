@@ -111,7 +111,7 @@ func testID(id string) string { return fmt.Sprintf("[data-testid=%q]", id) }
 // to appear.
 //
 // Why a target and not the iframe's DOM node: the customer page and the
-// viewer are on different sites (127.0.0.2 and 127.0.0.1), so Chromium's
+// viewer are on different sites (127.0.0.2 and 127.0.0.9), so Chromium's
 // site isolation renders the viewer in an out-of-process iframe. The
 // parent's DOM tree then holds an <iframe> with no content document —
 // chromedp.FromNode finds nothing in it, and the page's own script cannot

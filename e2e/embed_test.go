@@ -18,7 +18,7 @@ import (
 // tenant's orchestrator minted with its API key, in a real Chromium.
 //
 //	Chromium tab ── http://127.0.0.2:P/?src=LINK   customer page, an embed origin
-//	   └─ iframe ── http://127.0.0.1:V/v/TOKEN       callscope viewer (another site:
+//	   └─ iframe ── http://127.0.0.9:V/v/TOKEN       callscope viewer (another site:
 //	                                                 an out-of-process frame)
 //
 // The ladder renders inside the frame; the same page served from
@@ -117,7 +117,7 @@ func TestEmbed(t *testing.T) {
 			}
 		}
 		stopConsole()
-		// "Framing 'http://127.0.0.1:V/' violates the following Content
+		// "Framing 'http://127.0.0.9:V/' violates the following Content
 		// Security Policy directive: "frame-ancestors http://127.0.0.2:P".
 		// The request has been blocked."
 		if refusal != "" && (!strings.Contains(refusal, `"frame-ancestors `+allowed.Origin+`"`) || !strings.Contains(refusal, "blocked")) {
@@ -126,7 +126,7 @@ func TestEmbed(t *testing.T) {
 		t.Logf("Chromium's console: %s", refusal)
 		frame := frameContext(t, tab, link.URL)
 		// Chromium replaces a frame that frame-ancestors refuses with its
-		// own error document, chrome-error://chromewebdata/ ("127.0.0.1
+		// own error document, chrome-error://chromewebdata/ ("127.0.0.9
 		// refused to connect"), in place of the viewer's.
 		var url string
 		err := eventually(browserTimeout, func() error {

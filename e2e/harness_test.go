@@ -123,6 +123,9 @@ func startCallscope(t *testing.T) *Callscope {
 	return c
 }
 
+// serverIP is where every test's callscope listens for HEP and viewers.
+const serverIP = "127.0.0.9"
+
 // newCallscope prepares a server on a fresh migrated database without
 // starting it, so that a test can provision through the CLI first. It needs
 // no SIP peer: tests that drive Kamailio or SIPp call needPeers themselves.
@@ -130,10 +133,14 @@ func newCallscope(t *testing.T) *Callscope {
 	t.Helper()
 	buildCallscope(t)
 	dbURL := dbtest.NewURL(t)
-	hepAddr := freeUDPTCPAddr(t, "127.0.0.1")
+	// HEP and the viewer listen on an address of their own, ports chosen
+	// here and bound by the server a few seconds later: on 127.0.0.1 any
+	// outgoing connection (to PostgreSQL, Redis, query) may take the port
+	// in between, and once did. Nothing connects from serverIP.
+	hepAddr := freeUDPTCPAddr(t, serverIP)
 	// The viewer's port is chosen here rather than by the kernel, so that
 	// CALLSCOPE_PUBLIC_URL (the base of minted viewer links) is right.
-	viewerAddr := freeUDPTCPAddr(t, "127.0.0.1")
+	viewerAddr := freeUDPTCPAddr(t, serverIP)
 	// Each server's Redis keys (rate limits, sessions, revocations) live
 	// under a prefix of its own, deleted when the test ends.
 	_, redisPrefix := redistest.New(t)

@@ -29,16 +29,8 @@ type sinkPacket struct {
 
 func startHEPSink(t *testing.T) *hepSink {
 	t.Helper()
-	addr := freeUDPTCPAddr(t, "127.0.0.1")
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &hepSink{Addr: addr}
+	pc, ln := listenUDPTCP(t, "127.0.0.1")
+	s := &hepSink{Addr: ln.Addr().String()}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -125,4 +117,26 @@ func (s *hepSink) Packets() ([]sinkPacket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]sinkPacket(nil), s.packets...), errors.Join(s.errs...)
+}
+
+// listenUDPTCP listens on one port of ip for both UDP and TCP, keeping the
+// sockets it found free: a port probed, closed and bound again can be taken
+// in between by any outgoing connection from ip (127.0.0.1 has many, to
+// PostgreSQL and Redis), and was, once in CI.
+func listenUDPTCP(t *testing.T, ip string) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 50 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatalf("listen on %s: %v", ip, err)
+		}
+		pc, err := net.ListenPacket("udp", ln.Addr().String())
+		if err != nil {
+			ln.Close()
+			continue
+		}
+		return pc, ln
+	}
+	t.Fatalf("no port free for both UDP and TCP on %s", ip)
+	return nil, nil
 }

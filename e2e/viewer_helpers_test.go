@@ -163,7 +163,7 @@ var customerPage = template.Must(template.New("page").Parse(`<!doctype html>
 </body></html>`))
 
 // listenCustomer binds a customer site on ip (another loopback address
-// than the viewer's 127.0.0.1, so a different origin and site) without
+// than the viewer's 127.0.0.9, so a different origin and site) without
 // serving yet: its origin is known before the tenant is created.
 func listenCustomer(t *testing.T, ip string) *customerSite {
 	t.Helper()
