@@ -194,10 +194,11 @@ func (d *DB) InTenant(ctx context.Context, tenantID int64, fn func(pgx.Tx) error
 // scoped to tenantID for row-level security, as InTenant's would be, and
 // hands the results to read, in the order the statements were queued. It
 // saves InTenant's BEGIN and COMMIT round trips on the hot read paths (a
-// view of a call is one of these), and runs with JIT compilation off. The tenant setting is the batch's first
-// statement and is local to the implicit transaction: it ends with the
-// batch and never reaches the connection's next user. Statements that must
-// see their own writes across round trips need InTenant instead.
+// view of a call is one of these), and runs with JIT compilation off. The
+// tenant setting is the batch's first statement and is local to the
+// implicit transaction: it ends with the batch and never reaches the
+// connection's next user. Statements that must see their own writes across
+// round trips need InTenant instead.
 func (d *DB) ReadInTenant(ctx context.Context, tenantID int64, batch *pgx.Batch, read func(pgx.BatchResults) error) error {
 	if tenantID <= 0 {
 		return fmt.Errorf("db.ReadInTenant: invalid tenant id %d", tenantID)

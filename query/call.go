@@ -120,7 +120,7 @@ func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, cal
 	}
 	var call *Call
 	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, callID, from, to), func(br pgx.BatchResults) error {
-		if _, err := br.Exec(); err != nil {
+		if _, err := br.Exec(); err != nil { // plan_cache_mode
 			return err
 		}
 		if !haveTenant {
@@ -129,12 +129,12 @@ func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, cal
 				return err
 			}
 		}
-		var err error
-		call, err = readCallResults(br, callID, from, to)
-		if call != nil {
-			call.Tenant = t
+		c, err := readCallResults(br, callID, from, to)
+		if err != nil {
+			return err
 		}
-		return err
+		c.Tenant, call = t, c
+		return nil
 	})
 	if err != nil {
 		if callscope.Is(err, callscope.NotFound) {

@@ -218,10 +218,9 @@ func sendCall(c echo.Context, call *Call) error {
 	}
 	bp := wireBuffers.Get().(*[]byte)
 	b, err := call.AppendBinary((*bp)[:0])
-	if err != nil {
-		return err
+	if err == nil {
+		err = web.Blob(c, http.StatusOK, CallMediaType, b)
 	}
-	err = web.Blob(c, http.StatusOK, CallMediaType, b)
 	// net/http holds no reference to b once Write returns.
 	if cap(b) <= maxPooledWire {
 		*bp = b[:0]
