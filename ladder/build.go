@@ -284,9 +284,9 @@ func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, t
 func head(x, y, dir int, closed bool) string {
 	bx := x - dir*HeadLength
 	if closed {
-		return points(bx, y-HeadHalf, x, y, bx, y+HeadHalf, bx, y-HeadHalf)
+		return Points(bx, y-HeadHalf, x, y, bx, y+HeadHalf, bx, y-HeadHalf)
 	}
-	return points(bx, y-HeadHalf, x, y, bx, y+HeadHalf)
+	return Points(bx, y-HeadHalf, x, y, bx, y+HeadHalf)
 }
 
 // step is one command of SVG path data after the initial move: 'H' or 'V'
@@ -311,8 +311,9 @@ func pathData(x, y int, steps ...step) string {
 	return string(b)
 }
 
-// points writes SVG points from x, y pairs: "1,2 3,4".
-func points(xy ...int) string {
+// Points writes SVG points from x, y pairs: "1,2 3,4", without fmt. The
+// renderer draws leg markers with it too.
+func Points(xy ...int) string {
 	b := make([]byte, 0, 64)
 	for i := 0; i+1 < len(xy); i += 2 {
 		if i > 0 {

@@ -63,29 +63,13 @@ func plural(n int, one, many string) string {
 // circle is drawn as a <circle> and has no points.
 func markerPoints(m ladder.Marker, x, y int) string {
 	const r = 4
-	b := make([]byte, 0, 48)
 	switch m {
 	case ladder.MarkerDiamond:
-		b = appendPoints(b, x, y-r-1, x+r+1, y, x, y+r+1, x-r-1, y)
+		return ladder.Points(x, y-r-1, x+r+1, y, x, y+r+1, x-r-1, y)
 	case ladder.MarkerTriangle:
-		b = appendPoints(b, x, y-r-1, x+r+1, y+r, x-r-1, y+r)
-	default:
-		b = appendPoints(b, x-r, y-r, x+r, y-r, x+r, y+r, x-r, y+r)
+		return ladder.Points(x, y-r-1, x+r+1, y+r, x-r-1, y+r)
 	}
-	return string(b)
-}
-
-// appendPoints appends SVG points from x, y pairs: "1,2 3,4".
-func appendPoints(b []byte, xy ...int) []byte {
-	for i := 0; i+1 < len(xy); i += 2 {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = strconv.AppendInt(b, int64(xy[i]), 10)
-		b = append(b, ',')
-		b = strconv.AppendInt(b, int64(xy[i+1]), 10)
-	}
-	return b
+	return ladder.Points(x-r, y-r, x+r, y-r, x+r, y+r, x-r, y+r)
 }
 
 func legClass(n int) string { return "leg-" + strconv.Itoa(n) }
