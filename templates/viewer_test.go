@@ -41,8 +41,14 @@ func viewerProps(f callFixture, opt ladder.Options) ViewerProps {
 
 func TestViewerPageGolden(t *testing.T) {
 	f := MustLoadCall(t, "call.json")
-	got := MustRender(t, ViewerPage(viewerProps(f, ladder.Options{})))
-	golden := filepath.Join("testdata", "viewer.golden.html")
+	checkGolden(t, "viewer.golden.html", MustRender(t, ViewerPage(viewerProps(f, ladder.Options{}))))
+}
+
+// checkGolden compares a rendered page with testdata/name, rewriting the
+// file first under -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -96,19 +102,7 @@ func TestViewerPageGoldenEveryBranch(t *testing.T) {
 		opt  ladder.Options
 	}{{"viewer_every_branch.golden.html", ladder.Options{}}, {"viewer_every_branch_by_ip.golden.html", ladder.Options{GroupByIP: true}}} {
 		got := MustRender(t, ViewerPage(viewerProps(f, tc.opt)))
-		golden := filepath.Join("testdata", tc.name)
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("viewer page differs from %s; run go test ./templates -update and review the diff", golden)
-		}
+		checkGolden(t, tc.name, got)
 		for _, marker := range []string{`class="arrow arrow-request retransmission"`, ` hop"`, "leg-marker", `class="note note-log"`,
 			` V `, "&lt;script&gt;", "&#34;&gt;&lt;svg"} {
 			if !bytes.Contains(got, []byte(marker)) {
