@@ -21,22 +21,8 @@ import (
 //
 //	CALLSCOPE_BENCH_DB=1 go test -run TestExplainCallBench -v ./query
 func TestExplainCallBench(t *testing.T) {
-	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
-		t.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
-	}
 	ctx := context.Background()
-	url := dbtest.BenchURL()
-	d, err := db.Open(ctx, url, db.Options{AppMaxConns: 1})
-	if err != nil {
-		t.Skip(err)
-	}
-	defer d.Close()
-	var tid int64
-	if err := d.Owner().QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'bench-03'`).Scan(&tid); err != nil {
-		t.Skip(err)
-	}
-	from := time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC)
-	to := from.Add(6 * time.Minute)
+	d, tid, from, to := benchCall(t)
 	s := NewStore(d)
 	for range 6 {
 		c, err := s.Call(ctx, tid, "view-bench-20", from, to)
@@ -47,7 +33,7 @@ func TestExplainCallBench(t *testing.T) {
 			t.Fatalf("%d messages", len(c.Messages))
 		}
 	}
-	err = d.InTenant(ctx, tid, func(tx pgx.Tx) error {
+	err := d.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		for _, stmt := range callStatements() {
 			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+stmt, tid, "view-bench-20", from, to, LegWindow, []string{"view-bench-20" + B2BSuffix})
 			if err != nil {
@@ -73,21 +59,8 @@ func TestExplainCallBench(t *testing.T) {
 //
 //	CALLSCOPE_BENCH_DB=1 go test -run XXX -bench CallBench -benchtime 3000x ./query
 func BenchmarkCallBench(b *testing.B) {
-	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
-		b.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
-	}
 	ctx := context.Background()
-	d, err := db.Open(ctx, dbtest.BenchURL(), db.Options{AppMaxConns: 1})
-	if err != nil {
-		b.Skip(err)
-	}
-	defer d.Close()
-	var tid int64
-	if err := d.Owner().QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'bench-03'`).Scan(&tid); err != nil {
-		b.Skip(err)
-	}
-	from := time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC)
-	to := from.Add(6 * time.Minute)
+	d, tid, from, to := benchCall(b)
 	s := NewStore(d)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -99,4 +72,26 @@ func BenchmarkCallBench(b *testing.B) {
 			b.Fatalf("%d messages", len(c.Messages))
 		}
 	}
+}
+
+// benchCall opens the bench database as the application role (one
+// connection, closed when tb ends) and returns the tenant and window of the
+// viewer benchmark's call, or skips tb without CALLSCOPE_BENCH_DB=1 or the
+// database.
+func benchCall(tb testing.TB) (d *db.DB, tenantID int64, from, to time.Time) {
+	tb.Helper()
+	if os.Getenv("CALLSCOPE_BENCH_DB") != "1" {
+		tb.Skip("set CALLSCOPE_BENCH_DB=1 after TestLoadBenchDatabase")
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, dbtest.BenchURL(), db.Options{AppMaxConns: 1})
+	if err != nil {
+		tb.Skip(err)
+	}
+	tb.Cleanup(d.Close)
+	if err := d.Owner().QueryRow(ctx, `SELECT id FROM tenants WHERE slug = 'bench-03'`).Scan(&tenantID); err != nil {
+		tb.Skip(err)
+	}
+	from = time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC)
+	return d, tenantID, from, from.Add(6 * time.Minute)
 }
