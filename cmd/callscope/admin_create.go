@@ -7,37 +7,41 @@ import (
 	"strings"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/db"
 )
 
-func cmdAdmin(ctx context.Context, e env, args []string) error {
-	const usageLine = "admin create EMAIL   (the password is read from the first line of standard input)"
-	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
+func adminCommands() []command {
+	return []command{
+		{name: "create", args: "EMAIL", summary: "create a console administrator; the password is the first line of standard input", run: adminCreate},
 	}
-	fs := newFlagSet(e, "admin create", usageLine)
-	open := dbFlag(fs, e)
-	pos, err := parse(fs, e, args[1:])
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, 1, usageLine); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+}
+
+// readPassword reads the password from the first line of standard input.
+func readPassword(c *cmdline, email string) (string, error) {
+	line, _ := bufio.NewReader(c.stdin).ReadString('\n') // io.EOF after a last line without newline is fine
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {
-		return fmt.Errorf("%w: no password on standard input: echo 'a long passphrase' | callscope admin create %s", errUsage, pos[0])
+		return "", usagef("no password on standard input: echo 'a long passphrase' | callscope %s %s", c.path, email)
 	}
-	_ = err // io.EOF after a last line without newline is fine
-	d, err := open(ctx)
+	return password, nil
+}
+
+func adminCreate(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	a, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, pos[0], password)
+	password, err := readPassword(c, pos[0])
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "created admin %s (id %d)\n", a.Email, a.ID)
-	return nil
+	return withDB(ctx, open, func(d *db.DB) error {
+		a, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, pos[0], password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "created admin %s (id %d)\n", a.Email, a.ID)
+		return nil
+	})
 }

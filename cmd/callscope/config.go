@@ -165,7 +165,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")
 		c.QueryToken = get(sQueryToken)
 		c.ConsoleAddr = get(sConsoleAddr)
-		c.ConsoleSecure = get(sConsoleSecure) == "true" || get(sConsoleSecure) == "1"
+		secure, err := strconv.ParseBool(get(sConsoleSecure))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q must be true or false", sConsoleSecure.env, get(sConsoleSecure)))
+		}
+		c.ConsoleSecure = secure
 		c.MetricsAddr = get(sMetricsAddr)
 		c.LogFormat = get(sLogFormat)
 		c.LogLevel = get(sLogLevel)
@@ -221,6 +225,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_FORMAT: %q must be text or json", c.LogFormat))
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
 	}
 	if c.BatchSize == 0 || c.QueueSize == 0 {
 		errs = append(errs, errors.New("CALLSCOPE_BATCH_SIZE and CALLSCOPE_QUEUE_SIZE must be positive"))

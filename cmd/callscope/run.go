@@ -25,30 +25,25 @@ type env struct {
 	stderr io.Writer
 }
 
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, e env, args []string) error
+// commands is the command tree; `callscope --help` prints its first level
+// and `callscope GROUP --help` each group.
+func commands() command {
+	return command{subs: []command{
+		{name: "serve", summary: "run roles: ingest, query, viewer, console (all by default)", run: cmdServe},
+		{name: "migrate", summary: "apply pending database migrations", run: cmdMigrate},
+		{name: "tenant", summary: "create, list, suspend or resume tenants; name endpoints in their ladders", subs: tenantCommands()},
+		{name: "node", summary: "register, list and remove capture nodes; list unclaimed capture IDs", subs: nodeCommands()},
+		{name: "admin", summary: "console administrators: create, list, disable, enable, reset a password", subs: adminCommands()},
+		{name: "key", summary: "tenant public keys for client-signed tokens; rotate or retire the server's signing key", subs: keyCommands()},
+		{name: "apikey", summary: "create, list and revoke orchestrators' API keys", subs: apiKeyCommands()},
+		{name: "token", summary: "mint a viewer link, list live links, revoke one or all of a tenant's", subs: tokenCommands()},
+		{name: "retention", summary: "retention by hand (serve runs it hourly)", subs: []command{
+			{name: "run", summary: "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", run: cmdRetentionRun},
+		}},
+		{name: "demo", summary: "provision a demo tenant, node and admin and send demo calls to the local ingest", run: cmdDemo},
+		{name: "version", summary: "print the version and commit", run: cmdVersion},
+	}}
 }
-
-func commands() []command {
-	return []command{
-		{"serve", "run roles: ingest, query, viewer, console (all by default)", cmdServe},
-		{"migrate", "apply pending database migrations", cmdMigrate},
-		{"tenant", "create, list, suspend or resume tenants", cmdTenant},
-		{"node", "register, list and remove capture nodes; list unclaimed capture IDs", cmdNode},
-		{"admin", "create console administrators", cmdAdmin},
-		{"key", "tenant public keys for client-signed tokens; rotate or retire the server's signing key", cmdKey},
-		{"apikey", "create, list and revoke orchestrators' API keys", cmdAPIKey},
-		{"token", "mint a viewer link, list live links, revoke one or all of a tenant's", cmdToken},
-		{"retention", "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", cmdRetention},
-		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
-		{"version", "print the version and commit", cmdVersion},
-	}
-}
-
-// errUsage marks an error caused by how the command was called.
-var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
@@ -61,87 +56,7 @@ func exitCode(err error) int {
 // it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no command given", errUsage)
-		}
-		return nil
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			err := c.run(ctx, e, args[1:])
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-	}
-	usage(stderr)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "callscope — multi-tenant passive SIP monitoring (HEP ingest, query, viewer, console)")
-	fmt.Fprintln(w, "\nUsage: callscope COMMAND [ARGS] [FLAGS]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nEvery flag also reads an environment variable; `callscope COMMAND --help` lists them.")
-}
-
-// newFlagSet returns a flag set that writes its help to e.stdout.
-func newFlagSet(e env, name, usageLine string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fs.SetOutput(e.stdout)
-		fmt.Fprintf(e.stdout, "Usage: callscope %s\n\nFlags:\n", usageLine)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags and positional arguments in any order
-// (`tenant create acme --name Acme` as well as `--name Acme acme`).
-// Flags that were not given take their CALLSCOPE_<FLAG> variable.
-func parse(fs *flag.FlagSet, e env, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v (put -- before arguments that start with a dash)", errUsage, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			pos = append(pos, rest...) // everything after -- is positional
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if _, isSetting := settings[f.Name]; isSetting {
-			return // already defaulted from its variable
-		}
-		if v := e.getenv(flagEnv(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", flagEnv(f.Name), err))
-			}
-		}
-	})
-	return pos, errors.Join(errs...)
+	return dispatch(ctx, e, commands(), "", args)
 }
 
 // flagEnv names the variable of a command flag: --auth-key → CALLSCOPE_AUTH_KEY.
@@ -175,20 +90,11 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func cmdVersion(_ context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "version", "version")
-	if _, err := parse(fs, e, args); err != nil {
+func cmdVersion(_ context.Context, c *cmdline) error {
+	if _, err := c.parse(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "callscope %s (commit %s)\n", Version, Commit)
-	return nil
-}
-
-// wantArgs checks the number of positional arguments.
-func wantArgs(pos []string, n int, usageLine string) error {
-	if len(pos) != n {
-		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
-	}
+	fmt.Fprintf(c.stdout, "callscope %s (commit %s)\n", Version, Commit)
 	return nil
 }
 

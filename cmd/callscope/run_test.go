@@ -30,8 +30,13 @@ func newCLI(t *testing.T) *cli {
 
 func (c *cli) run(stdin string, args ...string) (string, error) {
 	c.t.Helper()
+	return c.runCtx(context.Background(), stdin, args...)
+}
+
+func (c *cli) runCtx(ctx context.Context, stdin string, args ...string) (string, error) {
+	c.t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return c.env[k] }, strings.NewReader(stdin), &out, &errOut)
+	err := run(ctx, args, func(k string) string { return c.env[k] }, strings.NewReader(stdin), &out, &errOut)
 	return out.String() + errOut.String(), err
 }
 
@@ -296,12 +301,47 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-func TestParseDashArguments(t *testing.T) {
+func TestParseArguments(t *testing.T) {
 	e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
-	fs := newFlagSet(e, "x", "x")
-	name := fs.String("name", "", "")
-	pos, err := parse(fs, e, []string{"a", "--name", "n", "--", "-dash", "--also"})
-	if err != nil || *name != "n" || strings.Join(pos, " ") != "a -dash --also" {
-		t.Fatalf("pos=%q name=%q err=%v", pos, *name, err)
+	parse := func(spec string, args ...string) ([]string, string, error) {
+		c := newCmdline(e, "x", command{name: "x", args: spec}, args)
+		name := c.fs.String("name", "", "")
+		pos, err := c.parse()
+		return pos, *name, err
+	}
+	for _, tt := range []struct {
+		spec string
+		args []string
+		pos  string
+		name string
+	}{
+		{"A B", []string{"a", "--name", "n", "--", "-dash"}, "a -dash", "n"},
+		{"A [B] [C]", []string{"--name=n", "a", "--", "-dash", "--also"}, "a -dash --also", "n"},
+		{"SLUG JTI", []string{"acme", "-abc"}, "acme -abc", ""},
+		{"SLUG JTI", []string{"acme", "--abc", "--name", "n"}, "acme --abc", "n"},
+		{"SLUG JTI", []string{"-name", "n", "acme", "-x=y"}, "acme -x=y", "n"},
+		{"SLUG CALL_ID", []string{"acme", "-"}, "acme -", ""},
+	} {
+		pos, name, err := parse(tt.spec, tt.args...)
+		if err != nil || strings.Join(pos, " ") != tt.pos || name != tt.name {
+			t.Errorf("%s %q: pos=%q name=%q err=%v", tt.spec, tt.args, pos, name, err)
+		}
+	}
+	for _, tt := range []struct {
+		spec string
+		args []string
+		want string
+	}{
+		{"SLUG", []string{"acme", "-abc"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"acme", "j", "-abc"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"-abc", "acme"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"acme"}, "x needs JTI"},
+		{"SLUG JTI", []string{"acme", "--nmae", "n"}, `"n" is one argument too many ("--nmae" names no flag of x, so it was read as JTI)`},
+		{"", []string{"extra"}, `x takes no arguments, and "extra" is one argument too many`},
+		{"A", []string{"a", "--name"}, "--name needs a value"},
+	} {
+		if _, _, err := parse(tt.spec, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
+			t.Errorf("%s %q: %v, want %q (exit 2)", tt.spec, tt.args, err, tt.want)
+		}
 	}
 }

@@ -35,18 +35,17 @@ import (
 // shutdownGrace bounds how long `serve` drains after a signal.
 const shutdownGrace = 20 * time.Second
 
-func cmdServe(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "serve", "serve [--roles ingest,query,viewer,console] [settings]")
+func cmdServe(ctx context.Context, c *cmdline) error {
 	var cfg Config
-	finish := configFlags(fs, e.getenv, &cfg)
-	if _, err := parse(fs, e, args); err != nil {
+	finish := configFlags(c.fs, c.getenv, &cfg)
+	if _, err := c.parse(); err != nil {
 		return err
 	}
 	if err := finish(); err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	a, err := newApp(ctx, cfg, log, e.stdout)
+	log := newLogger(c.stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := newApp(ctx, cfg, log, c.stdout)
 	if err != nil {
 		return err
 	}
