@@ -144,7 +144,7 @@ func tenantAlias(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return argError("NAME", err)
 		}
-		fmt.Fprintf(c.stdout, "%s: %s is now named %q in ladders (viewer pages cached before now show it within a minute)\n", t.Slug, key, strings.TrimSpace(pos[2]))
+		fmt.Fprintf(c.stdout, "%s: %s is now named %q in ladders (pages rendered in the last seconds may still show the address)\n", t.Slug, key, strings.TrimSpace(pos[2]))
 		return nil
 	})
 }

@@ -102,6 +102,36 @@ func TestTenantAndNodeCommands(t *testing.T) {
 			}
 		}
 	})
+	t.Run("Aliases", func(t *testing.T) {
+		if out := c.mustRun("tenant", "alias", "acme", "10.0.0.1:5060", "Carrier SBC"); !strings.Contains(out, `10.0.0.1:5060 is now named "Carrier SBC"`) {
+			t.Errorf("alias: %s", out)
+		}
+		c.mustRun("tenant", "alias", "acme", "[::ffff:10.0.0.2]", "PBX")
+		if out := c.mustRun("tenant", "aliases", "acme"); !regexp.MustCompile(`10\.0\.0\.1:5060\s+Carrier SBC\n10\.0\.0\.2\s+PBX\n`).MatchString(out) {
+			t.Errorf("aliases:\n%s", out)
+		}
+		if out := c.mustRun("tenant", "aliases", "globex"); strings.Count(out, "\n") != 1 {
+			t.Errorf("globex lists acme's aliases:\n%s", out)
+		}
+		c.mustRun("tenant", "unalias", "acme", "10.0.0.2")
+		if out := c.mustRun("tenant", "aliases", "acme"); strings.Contains(out, "PBX") {
+			t.Errorf("after unalias:\n%s", out)
+		}
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"tenant", "unalias", "acme", "10.0.0.2"}, "acme has no alias for 10.0.0.2 (callscope tenant aliases acme lists them)"},
+			{[]string{"tenant", "alias", "acme", "sbc.example.com", "SBC"}, `IP[:PORT]: "sbc.example.com" is not an IP or IP:port such as 10.0.0.1 or 10.0.0.1:5060`},
+			{[]string{"tenant", "alias", "acme", "10.0.0.3", " "}, "NAME: must be 1 to 64 printable characters"},
+			{[]string{"tenant", "alias", "acme", "10.0.0.3"}, "tenant alias needs NAME"},
+			{[]string{"tenant", "alias", "nobody", "10.0.0.3", "x"}, `tenant "nobody" not found`},
+		} {
+			if _, err := c.run("", tt.args...); err == nil || err.Error() != tt.want && !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("%q:\n  got  %v\n  want %s", tt.args, err, tt.want)
+			}
+		}
+	})
 	t.Run("Admin", func(t *testing.T) {
 		if _, err := c.run("short\n", "admin", "create", "ops@example.com"); err == nil {
 			t.Error("short password accepted")
