@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
@@ -309,7 +310,8 @@ func (a *app) startConsole(ctx context.Context) error {
 	}
 	c := console.New(console.Config{SecureCookies: a.cfg.ConsoleSecure, PublicURL: a.cfg.PublicURL},
 		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, a.cfg.RedisPrefix, qc,
-		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit},
+		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit,
+			AdminLog: adminaudit.NewStore(a.db)},
 		a.log)
 	e := web.New(a.log, "console")
 	e.Use(web.Metrics(a.registry, "console"))
