@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/tenant"
 )
@@ -86,6 +87,10 @@ func tenantCreate(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return err
 		}
+		detail := fmt.Sprintf("name %q, retention %d days, embed origins %s", t.Name, t.RetentionDays, orNone(t.EmbedOrigins))
+		if err := audited(ctx, d, adminaudit.TenantCreate, t.ID, t.Slug, detail); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "created tenant %s (id %d, embed origins: %s, keeps %d days)\n", t.Slug, t.ID, orNone(t.EmbedOrigins), t.RetentionDays)
 		return nil
 	})
@@ -117,12 +122,15 @@ func tenantStatus(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	status := tenant.Suspended
+	status, action := tenant.Suspended, adminaudit.TenantSuspend
 	if c.cmd.name == "resume" {
-		status = tenant.Active
+		status, action = tenant.Active, adminaudit.TenantResume
 	}
 	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
 		if _, err := ts.Update(ctx, t.ID, tenant.Update{Status: &status}); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, action, t.ID, t.Slug, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "tenant %s is %s\n", t.Slug, status)
@@ -143,6 +151,9 @@ func tenantAlias(ctx context.Context, c *cmdline) error {
 		key, err := ts.SetAlias(ctx, t.ID, pos[1], pos[2])
 		if err != nil {
 			return argError("NAME", err)
+		}
+		if err := audited(ctx, d, adminaudit.TenantAliases, t.ID, t.Slug, fmt.Sprintf("%s = %s", key, strings.TrimSpace(pos[2]))); err != nil {
+			return err
 		}
 		fmt.Fprintf(c.stdout, "%s: %s is now named %q in ladders (pages rendered in the last seconds may still show the address)\n", t.Slug, key, strings.TrimSpace(pos[2]))
 		return nil
@@ -165,6 +176,9 @@ func tenantUnalias(ctx context.Context, c *cmdline) error {
 			return fmt.Errorf("%s has no alias for %s (callscope tenant aliases %s lists them)", t.Slug, key, t.Slug)
 		}
 		if err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.TenantAliases, t.ID, t.Slug, key+" removed"); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "%s: %s has no name any more\n", t.Slug, key)
@@ -239,6 +253,10 @@ func nodeAdd(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return err
 		}
+		detail := fmt.Sprintf("name %q, auth key %s, sources %s", n.Name, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
+		if err := audited(ctx, d, adminaudit.NodeAdd, t.ID, strconv.FormatUint(uint64(n.CaptureID), 10), detail); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "capture node %d now belongs to %s (auth key: %s, sources: %s)\n",
 			n.CaptureID, t.Slug, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
 		return nil
@@ -257,6 +275,9 @@ func nodeRemove(ctx context.Context, c *cmdline) error {
 	}
 	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
 		if err := ts.RemoveNode(ctx, t.ID, id); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.NodeRemove, t.ID, strconv.FormatUint(uint64(id), 10), ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "removed capture node %d from %s\n", id, t.Slug)

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
@@ -70,13 +72,17 @@ func cmdDemo(ctx context.Context, c *cmdline) error {
 
 	t, err := tenants.BySlug(ctx, demoSlug)
 	if callscope.Is(err, callscope.NotFound) {
-		t, err = tenants.Create(ctx, tenant.New{Slug: demoSlug, Name: "Demo Telecom", EmbedOrigins: demoOrigins})
+		if t, err = tenants.Create(ctx, tenant.New{Slug: demoSlug, Name: "Demo Telecom", EmbedOrigins: demoOrigins}); err == nil {
+			err = audited(ctx, d, adminaudit.TenantCreate, t.ID, t.Slug, "the demo tenant")
+		}
 	}
 	if err != nil {
 		return err
 	}
 	_, err = tenants.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: demoCaptureID, Name: "demo-proxy", CIDRs: []string{"127.0.0.0/8", "::1"}})
-	if callscope.Is(err, callscope.Conflict) {
+	if err == nil {
+		err = audited(ctx, d, adminaudit.NodeAdd, t.ID, strconv.Itoa(demoCaptureID), "the demo node")
+	} else if callscope.Is(err, callscope.Conflict) {
 		nodes, nerr := tenants.Nodes(ctx, t.ID)
 		if nerr != nil {
 			return nerr
@@ -93,6 +99,9 @@ func cmdDemo(ctx context.Context, c *cmdline) error {
 
 	password := randomPassword()
 	if _, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
+		if err := audited(ctx, d, adminaudit.AdminCreate, 0, demoAdmin, "the demo admin"); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "console admin %s, password %s (shown once)\n", demoAdmin, password)
 	} else if callscope.Is(err, callscope.Conflict) {
 		fmt.Fprintf(e.stdout, "console admin %s already exists (its password was shown when it was created)\n", demoAdmin)

@@ -9,11 +9,13 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/redisdb"
@@ -82,6 +84,9 @@ func keyAdd(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return err
 		}
+		if err := audited(ctx, d, adminaudit.TenantKeyAdd, t.ID, k.KID, k.Alg); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "registered %s key %s for %s: tokens it signs must say \"iss\":%q and \"tid\":%q\n", k.Alg, k.KID, t.Slug, t.Slug, t.Slug)
 		return nil
 	})
@@ -138,6 +143,9 @@ func keyDisable(ctx context.Context, c *cmdline) error {
 		if err := auth.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
 			return inTenant(t, err)
 		}
+		if err := audited(ctx, d, adminaudit.TenantKeyDisable, t.ID, pos[1], ""); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "disabled key %s of %s (replicas stop accepting it within %s)\n", pos[1], t.Slug, auth.DefaultKeyCacheTTL)
 		return nil
 	})
@@ -158,6 +166,9 @@ func keyRotate(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return err
 		}
+		if err := audited(ctx, d, adminaudit.SigningKeyRotate, 0, k.KID, ""); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "new signing key %s signs from now on (replicas switch within %s); older keys keep verifying until `callscope key retire KID`\n", k.KID, auth.DefaultKeyCacheTTL)
 		return nil
 	})
@@ -171,6 +182,9 @@ func keyRetire(ctx context.Context, c *cmdline) error {
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
 		if err := auth.NewKeyStore(d, nil).Retire(ctx, pos[0]); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.SigningKeyRetire, 0, pos[0], ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "retired signing key %s: tokens it signed are refused from now on\n", pos[0])
@@ -228,6 +242,9 @@ func apiKeyCreate(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return err
 		}
+		if err := audited(ctx, d, adminaudit.APIKeyCreate, t.ID, k.Prefix, "name "+strconv.Quote(name)); err != nil {
+			return err
+		}
 		fmt.Fprintf(c.stdout, "%s\n", plain)
 		fmt.Fprintf(c.stderr, "API key %s for %s: shown once, store it now (only its hash is kept)\n", k.Prefix, t.Slug)
 		return nil
@@ -270,6 +287,9 @@ func apiKeyRevoke(ctx context.Context, c *cmdline) error {
 			return callscope.Errorf(callscope.NotFound, "%s has no API key with prefix %q (callscope apikey list %s shows them)", t.Slug, prefix, t.Slug)
 		}
 		if err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.APIKeyRevoke, t.ID, prefix, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "revoked API key %s of %s\n", prefix, t.Slug)
@@ -349,6 +369,11 @@ func tokenMint(ctx context.Context, c *cmdline) error {
 		if err != nil {
 			return mintError(c, err, req, lim)
 		}
+		detail := fmt.Sprintf("call %q, window %s to %s, expires %s, scopes %s", claims.CallID, claims.WindowStart.UTC().Format(time.RFC3339),
+			claims.WindowEnd.UTC().Format(time.RFC3339), claims.Expiry.UTC().Format(time.RFC3339), orNone(claims.Scopes))
+		if err := audited(ctx, d, adminaudit.LinkShare, t.ID, claims.ID, detail); err != nil {
+			return err
+		}
 		fmt.Fprintln(c.stdout, m.URL(tok))
 		fmt.Fprintf(c.stderr, "jti %s, expires %s\n", claims.ID, claims.Expiry.UTC().Format(time.RFC3339))
 		return nil
@@ -415,19 +440,19 @@ func tokenList(ctx context.Context, c *cmdline) error {
 // withRevocations registers the Redis settings revocations need and
 // returns a runner for after parsing: it opens Redis and the database and
 // resolves the tenant.
-func withRevocations(c *cmdline) func(ctx context.Context, slug string, fn func(tokens *auth.Tokens, t tenant.Tenant) error) error {
+func withRevocations(c *cmdline) func(ctx context.Context, slug string, fn func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error) error {
 	open := dbFlag(c.fs, c.env)
 	var redisURL, redisPrefix string
 	stringFlag(c.fs, c.getenv, &redisURL, sRedisURL)
 	stringFlag(c.fs, c.getenv, &redisPrefix, sRedisPrefix)
-	return func(ctx context.Context, slug string, fn func(tokens *auth.Tokens, t tenant.Tenant) error) error {
+	return func(ctx context.Context, slug string, fn func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error) error {
 		rdb, err := redisdb.Open(ctx, redisURL)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
 		return withTenant(ctx, open, slug, func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-			return fn(auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil)), t)
+			return fn(d, auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil)), t)
 		})
 	}
 }
@@ -438,12 +463,15 @@ func tokenRevoke(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return revocations(ctx, pos[0], func(tokens *auth.Tokens, t tenant.Tenant) error {
+	return revocations(ctx, pos[0], func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error {
 		err := tokens.RevokeToken(ctx, t.ID, pos[1])
 		if callscope.Is(err, callscope.NotFound) {
 			return callscope.Errorf(callscope.NotFound, "%s has no token with jti %q (callscope token list %s shows the live ones)", t.Slug, pos[1], t.Slug)
 		}
 		if err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.LinkRevoke, t.ID, pos[1], ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "revoked token %s of %s\n", pos[1], t.Slug)
@@ -457,9 +485,12 @@ func tokenRevokeAll(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return revocations(ctx, pos[0], func(tokens *auth.Tokens, t tenant.Tenant) error {
+	return revocations(ctx, pos[0], func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error {
 		at, err := tokens.RevokeAllTenantTokens(ctx, t.ID)
 		if err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.LinkRevokeAll, t.ID, "", ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "revoked every token of %s issued before %s\n", t.Slug, at.UTC().Format(time.RFC3339))

@@ -42,7 +42,13 @@ func (c *cli) runCtx(ctx context.Context, stdin string, args ...string) (string,
 
 func (c *cli) mustRun(args ...string) string {
 	c.t.Helper()
-	out, err := c.run("", args...)
+	return c.mustRunIn("", args...)
+}
+
+// mustRunIn runs a command that reads stdin (a password).
+func (c *cli) mustRunIn(stdin string, args ...string) string {
+	c.t.Helper()
+	out, err := c.run(stdin, args...)
 	if err != nil {
 		c.t.Fatalf("callscope %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
