@@ -116,3 +116,24 @@ func TestSetAndRemoveAlias(t *testing.T) {
 		}
 	})
 }
+
+// A canonical key is its own canonical form, so two spellings of one
+// address always meet, and anything accepted names an address.
+func FuzzAliasKey(f *testing.F) {
+	for _, s := range []string{"10.0.0.1", "10.0.0.1:5060", "[::ffff:10.0.0.1]:5060", "2001:db8::1", "[2001:db8::1]", "x", "[", ":0", "fe80::1%eth0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		key, err := tenant.AliasKey(in)
+		if err != nil {
+			return
+		}
+		again, err := tenant.AliasKey(key)
+		if err != nil || again != key {
+			t.Fatalf("AliasKey(%q) = %q, whose key is %q, %v", in, key, again, err)
+		}
+		if tenant.ValidateAliases(map[string]string{key: "n"}) != nil {
+			t.Fatalf("AliasKey(%q) = %q, which ValidateAliases refuses", in, key)
+		}
+	})
+}

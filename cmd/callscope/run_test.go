@@ -381,3 +381,31 @@ func TestParseArguments(t *testing.T) {
 		}
 	}
 }
+
+// Whatever the arguments, parse returns or refuses without panicking, and
+// what it returns fits the command: never more positional arguments than
+// it takes, never fewer than it needs, every flag's value set.
+func FuzzParseArguments(f *testing.F) {
+	f.Add("acme\x00-abc\x00--name\x00n")
+	f.Add("--\x00-x\x00--name=")
+	f.Add("-name\x00\x00---x\x00-h")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+		c := newCmdline(e, "x", command{name: "x", args: "SLUG JTI [CALL_ID]"}, args)
+		c.fs.String("name", "", "")
+		c.fs.Bool("remove", false, "")
+		pos, err := c.parse()
+		if err != nil {
+			return
+		}
+		if len(pos) < 2 || len(pos) > 3 {
+			t.Fatalf("%q: %d positional arguments %q", args, len(pos), pos)
+		}
+		for name, spelled := range c.typed {
+			if c.fs.Lookup(name) == nil || !strings.HasPrefix(spelled, "-") {
+				t.Fatalf("%q: typed %q as %q", args, name, spelled)
+			}
+		}
+	})
+}
