@@ -1,30 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/callscope/callscope"
 )
-
-// command is one node of the command tree: a group (tenant, token, ...)
-// whose subcommands are subs, or a leaf that runs.
-type command struct {
-	name    string
-	args    string // a leaf's positional arguments: "SLUG JTI"; "[SLUG]" is optional
-	summary string
-	run     func(ctx context.Context, c *cmdline) error
-	subs    []command
-}
 
 // freeText are the positional arguments whose values users paste from
 // other systems (a tenant-signed token's jti, a Call-ID, a kid, an API key
@@ -304,146 +291,6 @@ func sentenceCase(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// dispatch walks the command tree down args and runs the leaf it names.
-// path is the words so far ("token"); a group answers --help with its
-// subcommands.
-func dispatch(ctx context.Context, e env, cmd command, path string, args []string) error {
-	if cmd.run != nil {
-		c := newCmdline(e, path, cmd, args)
-		err := cmd.run(ctx, c)
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return c.explain(err)
-	}
-	if len(args) > 0 && args[0] == "help" && len(args) > 1 {
-		return dispatch(ctx, e, cmd, path, append(slices.Clone(args[1:]), "--help"))
-	}
-	if len(args) == 0 {
-		if path == "" {
-			groupUsage(e.stderr, cmd, path)
-			return usagef("no command given")
-		}
-		return usagef("%s needs a subcommand: %s (callscope %s --help)", path, subNames(cmd), path)
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		groupUsage(e.stdout, cmd, path)
-		return nil
-	}
-	for _, s := range cmd.subs {
-		if s.name == args[0] {
-			return dispatch(ctx, e, s, strings.TrimSpace(path+" "+s.name), args[1:])
-		}
-	}
-	if path == "" {
-		return usagef("unknown command %q: callscope --help lists the commands", args[0])
-	}
-	return usagef("unknown subcommand %q of %s: want %s (callscope %s --help)", args[0], path, subNames(cmd), path)
-}
-
-func subNames(cmd command) string {
-	names := make([]string, len(cmd.subs))
-	for i, s := range cmd.subs {
-		names[i] = s.name
-	}
-	if len(names) == 1 {
-		return names[0]
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
-// groupUsage prints a group's subcommands (or, at the top, the commands).
-func groupUsage(w io.Writer, cmd command, path string) {
-	if path == "" {
-		fmt.Fprintln(w, "callscope — multi-tenant passive SIP monitoring (HEP ingest, query, viewer, console)")
-		fmt.Fprintln(w, "\nUsage: callscope COMMAND [ARGS] [FLAGS]\n\nCommands:")
-	} else {
-		fmt.Fprintf(w, "Usage: callscope %s SUBCOMMAND [ARGS] [FLAGS]\n\n%s.\n\nSubcommands:\n", path, sentenceCase(cmd.summary))
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, s := range cmd.subs {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(s.name+" "+s.args), s.summary)
-	}
-	tw.Flush()
-	if path == "" {
-		fmt.Fprintln(w, "\n`callscope COMMAND --help` describes a command and its flags; every flag also reads")
-		fmt.Fprintln(w, "a variable (--hep-addr is CALLSCOPE_HEP_ADDR). -- ends the flags.")
-		return
-	}
-	fmt.Fprintf(w, "\n`callscope %s SUBCOMMAND --help` describes one.\n", path)
-}
-
-// durationFlag is a duration flag whose errors say what is accepted.
-type durationFlag time.Duration
-
-func (d *durationFlag) String() string { return fmtDuration(time.Duration(*d)) }
-func (d *durationFlag) Set(s string) error {
-	v, err := time.ParseDuration(strings.TrimSpace(s))
-	if _, isNumber := strconv.ParseFloat(strings.TrimSpace(s), 64); isNumber == nil && err != nil {
-		return fmt.Errorf("a duration needs a unit, such as %ss, 15m or 1h", strings.TrimSpace(s))
-	}
-	if err != nil || v <= 0 {
-		return errors.New("must be a positive duration such as 90s, 15m or 1h")
-	}
-	*d = durationFlag(v)
-	return nil
-}
-
-// fmtDuration prints 1h, 15m, 1h30m, 90s rather than 1h0m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// timeFlag is an RFC 3339 time flag.
-type timeFlag struct{ t time.Time }
-
-func (f *timeFlag) String() string {
-	if f.t.IsZero() {
-		return ""
-	}
-	return f.t.Format(time.RFC3339)
-}
-
-func (f *timeFlag) Set(s string) error {
-	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
-	if err != nil {
-		return errors.New("must be an RFC 3339 time such as 2026-03-01T12:00:00Z")
-	}
-	f.t = t
-	return nil
-}
-
-// intFlag is a bounded integer flag: a value out of range is refused where
-// it is typed, never replaced by a default.
-type intFlag struct {
-	n      int
-	lo, hi int
-}
-
-func (f *intFlag) String() string {
-	if f == nil {
-		return ""
-	}
-	return strconv.Itoa(f.n)
-}
-
-func (f *intFlag) Set(s string) error {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < f.lo || n > f.hi {
-		return fmt.Errorf("must be a whole number from %d to %d", f.lo, f.hi)
-	}
-	f.n = n
-	return nil
 }
 
 // required is the error of a flag the command cannot do without.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
+	"text/tabwriter"
 )
 
 // Version and Commit are set at build time with -ldflags "-X main.Version=...".
@@ -23,6 +25,16 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+}
+
+// command is one node of the command tree: a group (tenant, token, ...)
+// whose subcommands are subs, or a leaf that runs.
+type command struct {
+	name    string
+	args    string // a leaf's positional arguments: "SLUG JTI"; "[SLUG]" is optional
+	summary string
+	run     func(ctx context.Context, c *cmdline) error
+	subs    []command
 }
 
 // commands is the command tree; `callscope --help` prints its first level
@@ -59,25 +71,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return dispatch(ctx, e, commands(), "", args)
 }
 
-// flagEnv names the variable of a command flag: --auth-key → CALLSCOPE_AUTH_KEY.
-func flagEnv(name string) string {
-	return "CALLSCOPE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
-// listFlag is a repeatable flag (--cidr A --cidr B); its variable holds a
-// comma-separated list.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
-}
-
 func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -105,4 +98,74 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dispatch walks the command tree down args and runs the leaf it names.
+// path is the words so far ("token"); a group answers --help with its
+// subcommands.
+func dispatch(ctx context.Context, e env, cmd command, path string, args []string) error {
+	if cmd.run != nil {
+		c := newCmdline(e, path, cmd, args)
+		err := cmd.run(ctx, c)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return c.explain(err)
+	}
+	if len(args) > 0 && args[0] == "help" && len(args) > 1 {
+		return dispatch(ctx, e, cmd, path, append(slices.Clone(args[1:]), "--help"))
+	}
+	if len(args) == 0 {
+		if path == "" {
+			groupUsage(e.stderr, cmd, path)
+			return usagef("no command given")
+		}
+		return usagef("%s needs a subcommand: %s (callscope %s --help)", path, subNames(cmd), path)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		groupUsage(e.stdout, cmd, path)
+		return nil
+	}
+	for _, s := range cmd.subs {
+		if s.name == args[0] {
+			return dispatch(ctx, e, s, strings.TrimSpace(path+" "+s.name), args[1:])
+		}
+	}
+	if path == "" {
+		return usagef("unknown command %q: callscope --help lists the commands", args[0])
+	}
+	return usagef("unknown subcommand %q of %s: want %s (callscope %s --help)", args[0], path, subNames(cmd), path)
+}
+
+func subNames(cmd command) string {
+	names := make([]string, len(cmd.subs))
+	for i, s := range cmd.subs {
+		names[i] = s.name
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// groupUsage prints a group's subcommands (or, at the top, the commands).
+func groupUsage(w io.Writer, cmd command, path string) {
+	if path == "" {
+		fmt.Fprintln(w, "callscope — multi-tenant passive SIP monitoring (HEP ingest, query, viewer, console)")
+		fmt.Fprintln(w, "\nUsage: callscope COMMAND [ARGS] [FLAGS]\n\nCommands:")
+	} else {
+		fmt.Fprintf(w, "Usage: callscope %s SUBCOMMAND [ARGS] [FLAGS]\n\n%s.\n\nSubcommands:\n", path, sentenceCase(cmd.summary))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range cmd.subs {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(s.name+" "+s.args), s.summary)
+	}
+	tw.Flush()
+	if path == "" {
+		fmt.Fprintln(w, "\n`callscope COMMAND --help` describes a command and its flags; every flag also reads")
+		fmt.Fprintln(w, "a variable (--hep-addr is CALLSCOPE_HEP_ADDR). -- ends the flags.")
+		return
+	}
+	fmt.Fprintf(w, "\n`callscope %s SUBCOMMAND --help` describes one.\n", path)
 }
