@@ -186,7 +186,7 @@ func (c *cmdline) explain(err error) error {
 		}
 	}
 	msg := err.Error()
-	// Longest variable first: CALLSCOPE_HEP_TLS_CLIENT_CA before CALLSCOPE_HEP_TLS.
+	// Longest first, so that no variable is replaced inside a longer one.
 	names := sortedKeys(c.typed)
 	slices.SortFunc(names, func(a, b string) int { return len(b) - len(a) })
 	for _, name := range names {
@@ -211,7 +211,7 @@ func (r *renamed) Error() string { return r.msg }
 func (r *renamed) Unwrap() error { return r.err }
 
 // usage prints a leaf's help: its line, what it does, its flags with their
-// current values (secrets only as "(set)") and variables.
+// current values (a secret only as "set, not shown") and variables.
 func (c *cmdline) usage(w io.Writer) {
 	line := "callscope " + c.path
 	if c.cmd.args != "" {
