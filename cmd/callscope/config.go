@@ -213,8 +213,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("CALLSCOPE_PUBLIC_URL: %q must be an http(s) URL such as https://view.example.com", c.PublicURL))
+		if err := checkPublicURL(c.PublicURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
@@ -236,6 +236,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("CALLSCOPE_TOKEN_MAX_TTL and CALLSCOPE_TOKEN_MAX_WINDOW must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkPublicURL refuses a base for viewer links that browsers could not open.
+func checkPublicURL(s string) error {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q must be an http(s) URL such as https://view.example.com", sPublicURL.env, s)
+	}
+	return nil
 }
 
 // HasRole reports whether the process runs role.

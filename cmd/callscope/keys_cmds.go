@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -407,14 +406,6 @@ func mintError(c *cmdline, err error, r auth.MintRequest, lim auth.Limits) error
 		return usagef("CALL_ID %q: %s", r.CallID, msg)
 	}
 	return err
-}
-
-// checkPublicURL refuses a base for viewer links that browsers could not open.
-func checkPublicURL(s string) error {
-	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s: %q must be an http(s) URL such as https://view.example.com", sPublicURL.env, s)
-	}
-	return nil
 }
 
 func tokenList(ctx context.Context, c *cmdline) error {
