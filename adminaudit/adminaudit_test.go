@@ -23,9 +23,7 @@ type bundle struct {
 	ops         auth.Admin
 }
 
-func setup(t *testing.T) bundle { t.Helper(); return setupTB(t) }
-
-func setupTB(t testing.TB) bundle {
+func setup(t testing.TB) bundle {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.New(t)

@@ -11,7 +11,7 @@ import (
 // INSERT in the tenant's scope.
 func BenchmarkRecord(b *testing.B) {
 	ctx := context.Background()
-	bu := setupTB(b)
+	bu := setup(b)
 	r := adminaudit.Record{AdminID: bu.ops.ID, Actor: bu.ops.Email, Action: adminaudit.NodeAdd, TenantID: bu.acme.ID, Target: "2001", Detail: "name edge"}
 	for b.Loop() {
 		if err := bu.store.Record(ctx, r); err != nil {
@@ -24,7 +24,7 @@ func BenchmarkRecord(b *testing.B) {
 // entries among 20,000.
 func BenchmarkList(b *testing.B) {
 	ctx := context.Background()
-	bu := setupTB(b)
+	bu := setup(b)
 	_, err := bu.db.Owner().Exec(ctx, `INSERT INTO admin_audit (admin_id, actor, action, tenant_id, target)
 		SELECT CASE WHEN i % 10 = 0 THEN $1::bigint END, CASE WHEN i % 10 = 0 THEN 'ops@example.com' ELSE 'cli' END,
 			(ARRAY['login','node.add','tenant.settings','link.share'])[1 + i % 4], $2::bigint, i::text
