@@ -15,6 +15,7 @@ import (
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // pgBundle is the PostgreSQL-backed auth of one test: its own database and
@@ -22,7 +23,7 @@ import (
 // keys, tenant status and revocations from them on the real clock.
 type pgBundle struct {
 	d          *db.DB
-	tenants    *tenant.Store
+	tenants    *tenantdb.Store
 	acme, beta tenant.Tenant
 	rdb        *redis.Client
 	prefix     string
@@ -40,7 +41,7 @@ func setupPG(tb testing.TB) *pgBundle {
 	tb.Helper()
 	ctx := context.Background()
 	b := &pgBundle{d: dbtest.New(tb)}
-	b.tenants = tenant.NewStore(b.d)
+	b.tenants = tenantdb.NewStore(b.d)
 	b.acme = MustTenant(tb, b.tenants, "acme")
 	b.beta = MustTenant(tb, b.tenants, "beta")
 	b.rdb, b.prefix = redistest.New(tb)
@@ -63,7 +64,7 @@ func setupPG(tb testing.TB) *pgBundle {
 	return b
 }
 
-func MustTenant(tb testing.TB, s *tenant.Store, slug string) tenant.Tenant {
+func MustTenant(tb testing.TB, s *tenantdb.Store, slug string) tenant.Tenant {
 	tb.Helper()
 	t, err := s.Create(context.Background(), tenant.New{Slug: slug})
 	if err != nil {

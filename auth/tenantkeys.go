@@ -14,6 +14,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // TenantKey is a public key a tenant registered to sign its own view tokens.
@@ -32,12 +33,12 @@ type TenantKey struct {
 // Safe for concurrent use.
 type TenantKeys struct {
 	db      *db.DB
-	tenants *tenant.Store
+	tenants *tenantdb.Store
 	cache   *keyCache
 }
 
 // NewTenantKeys returns the tenant key store over d; tenants resolves slugs.
-func NewTenantKeys(d *db.DB, tenants *tenant.Store) *TenantKeys {
+func NewTenantKeys(d *db.DB, tenants *tenantdb.Store) *TenantKeys {
 	return &TenantKeys{db: d, tenants: tenants, cache: newKeyCache(DefaultKeyCacheTTL)}
 }
 

@@ -10,18 +10,19 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // DefaultTenantStatusTTL bounds how long a suspension takes to stop a
 // tenant's links on every replica.
 const DefaultTenantStatusTTL = 5 * time.Second
 
-// TenantStatusCache is the TenantStatus of Verifier over tenant.Store: a
+// TenantStatusCache is the TenantStatus of Verifier over tenantdb.Store: a
 // tenant's active flag, remembered briefly so a page view does not cost a
 // PostgreSQL round trip. Unknown slugs are remembered too (the slug comes
 // from the token), in a bounded map. Safe for concurrent use.
 type TenantStatusCache struct {
-	tenants *tenant.Store
+	tenants *tenantdb.Store
 	ttl     time.Duration
 	now     func() time.Time
 
@@ -39,7 +40,7 @@ const maxStatusEntries = 10000
 
 // NewTenantStatus returns a TenantStatusCache; ttl 0 means
 // DefaultTenantStatusTTL.
-func NewTenantStatus(tenants *tenant.Store, ttl time.Duration) *TenantStatusCache {
+func NewTenantStatus(tenants *tenantdb.Store, ttl time.Duration) *TenantStatusCache {
 	if ttl <= 0 {
 		ttl = DefaultTenantStatusTTL
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/db"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // IssuedToken is a view token the server signed, as recorded in view_tokens.
@@ -34,14 +34,14 @@ type IssuedToken struct {
 // rebuilds it from PostgreSQL after Redis lost its memory.
 type Tokens struct {
 	db      *db.DB
-	tenants *tenant.Store
+	tenants *tenantdb.Store
 	revs    *Revocations
 	now     func() time.Time
 }
 
 // NewTokens returns the issued-token store. revs may be nil for a process
 // that only records and lists (the revocation methods then refuse).
-func NewTokens(d *db.DB, tenants *tenant.Store, revs *Revocations) *Tokens {
+func NewTokens(d *db.DB, tenants *tenantdb.Store, revs *Revocations) *Tokens {
 	return &Tokens{db: d, tenants: tenants, revs: revs, now: time.Now}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
@@ -52,7 +53,7 @@ func (c *clock) Advance(d time.Duration) {
 // real query service behind it and every auth store wired.
 type bundle struct {
 	db         *db.DB
-	tenants    *tenant.Store
+	tenants    *tenantdb.Store
 	admins     *auth.AdminStore
 	apikeys    *auth.APIKeys
 	tkeys      *auth.TenantKeys
@@ -79,7 +80,7 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := dbtest.New(tb)
 	rdb, prefix := redistest.New(tb)
-	b := &bundle{db: d, tenants: tenant.NewStore(d), admins: auth.NewAdminStore(d, cheapParams),
+	b := &bundle{db: d, tenants: tenantdb.NewStore(d), admins: auth.NewAdminStore(d, cheapParams),
 		clock: &clock{t: time.Now().UTC()}}
 	if _, err := b.admins.Create(ctx, adminEmail, adminPassword); err != nil {
 		tb.Fatal(err)
@@ -121,7 +122,7 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	return b
 }
 
-func MustTenant(tb testing.TB, s *tenant.Store, slug string) tenant.Tenant {
+func MustTenant(tb testing.TB, s *tenantdb.Store, slug string) tenant.Tenant {
 	tb.Helper()
 	t, err := s.Create(context.Background(), tenant.New{Slug: slug})
 	if err != nil {

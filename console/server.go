@@ -19,7 +19,7 @@ import (
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/static"
 	"github.com/callscope/callscope/templates"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
@@ -65,7 +65,7 @@ type Stores struct {
 type Server struct {
 	cfg      Config
 	admins   *auth.AdminStore
-	tenants  *tenant.Store
+	tenants  *tenantdb.Store
 	calls    Calls // nil until a query client is configured
 	stores   Stores
 	sessions *Sessions
@@ -76,7 +76,7 @@ type Server struct {
 
 // New returns the console. qc may be nil: the call pages then answer
 // "unavailable". keyPrefix namespaces the console's Redis keys.
-func New(cfg Config, admins *auth.AdminStore, tenants *tenant.Store, rdb redis.UniversalClient, keyPrefix string,
+func New(cfg Config, admins *auth.AdminStore, tenants *tenantdb.Store, rdb redis.UniversalClient, keyPrefix string,
 	qc *query.Client, stores Stores, log *slog.Logger) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now

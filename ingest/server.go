@@ -18,7 +18,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/sip"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // Server is the HEP collector: listeners, node resolution, the write queue,
@@ -59,7 +59,7 @@ type Server struct {
 // New builds a Server. It checks cfg (an Invalid error names the setting),
 // loads the TLS material when TLS is on, and registers the metrics on reg
 // (a fresh registry when nil). It binds nothing: see Listen.
-func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+func New(cfg Config, d *db.DB, nodes *tenantdb.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // benchURL is the database the 10-million-message benchmarks reuse.
@@ -41,7 +42,7 @@ func TestLoadBenchDatabase(t *testing.T) {
 	if _, err := d.EnsurePartitions(ctx, benchDay.Add(-24*time.Hour), benchDay.Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	var ids []int64
 	for i := range 20 {
 		slug := fmt.Sprintf("bench-%02d", i)
@@ -120,7 +121,7 @@ func BenchmarkSearchBench(b *testing.B) {
 	}
 	defer d.Close()
 	s := query.NewStore(d)
-	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	tn, err := tenantdb.NewStore(d).BySlug(ctx, "bench-03")
 	if err != nil {
 		b.Skip(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
@@ -35,7 +35,7 @@ type Server struct {
 	tcache   tenantCache
 	views    ViewRecorder
 	store    *Store
-	tenants  *tenant.Store
+	tenants  *tenantdb.Store
 	verifier *auth.Verifier
 	keys     KeySource
 	token    [32]byte // SHA-256 of the service token; zero when none is set
@@ -46,7 +46,7 @@ type Server struct {
 // NewServer returns the handlers. serviceToken guards the admin, tenant and
 // key routes; when it is empty those routes refuse everything. The key
 // routes serve verifier.Keys unless SetKeySource says otherwise.
-func NewServer(store *Store, tenants *tenant.Store, verifier *auth.Verifier, serviceToken string, log *slog.Logger) *Server {
+func NewServer(store *Store, tenants *tenantdb.Store, verifier *auth.Verifier, serviceToken string, log *slog.Logger) *Server {
 	s := &Server{store: store, tenants: tenants, verifier: verifier, log: log}
 	if verifier != nil && verifier.Keys != nil {
 		s.keys = verifier.Keys

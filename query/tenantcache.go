@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // tenantTTL is how long a view may use a tenant row it read before: the
@@ -33,7 +34,7 @@ const maxCachedTenants = 10000
 
 // bySlug returns tenant slug from the cache or ts. Errors are ts's
 // (NotFound for an unknown slug), never cached.
-func (c *tenantCache) bySlug(ctx context.Context, ts *tenant.Store, slug string) (tenant.Tenant, error) {
+func (c *tenantCache) bySlug(ctx context.Context, ts *tenantdb.Store, slug string) (tenant.Tenant, error) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[slug]

@@ -17,7 +17,7 @@ import (
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // twentyMessageCall is a call with two correlated legs and two
@@ -90,7 +90,7 @@ func TestSeedBenchCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	tn, err := tenantdb.NewStore(d).BySlug(ctx, "bench-03")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestMintBenchTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	tn, err := ts.BySlug(ctx, "bench-03")
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
-	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
@@ -28,6 +29,7 @@ import (
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
 )
@@ -112,7 +114,7 @@ func setup(tb testing.TB, opt options) *bundle {
 		opt.limits = generous()
 	}
 	d := dbtest.New(tb)
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	b := &bundle{db: d, logs: &syncBuffer{}, now: time.Now().Truncate(time.Second), forwards: make(chan http.Header, 4)}
 	var err error
 	ctx := context.Background()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // dbFlag registers --database-url on fs and returns an opener for after Parse.
@@ -75,7 +76,7 @@ func cmdTenant(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		t, err := tenant.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention})
+		t, err := tenantdb.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention})
 		if err != nil {
 			return err
 		}
@@ -90,7 +91,7 @@ func cmdTenant(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		ts, err := tenant.NewStore(d).List(ctx)
+		ts, err := tenantdb.NewStore(d).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -109,7 +110,7 @@ func cmdTenant(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		s := tenant.NewStore(d)
+		s := tenantdb.NewStore(d)
 		t, err := s.BySlug(ctx, pos[0])
 		if err != nil {
 			return err
@@ -146,13 +147,13 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	withDB := func(fn func(s *tenant.Store) error) error {
+	withDB := func(fn func(s *tenantdb.Store) error) error {
 		d, err := open(ctx)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		return fn(tenant.NewStore(d))
+		return fn(tenantdb.NewStore(d))
 	}
 	switch sub {
 	case "add", "remove":
@@ -169,7 +170,7 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		if _, err := tenant.ParseCIDRs(cidrs); err != nil {
 			return err
 		}
-		return withDB(func(s *tenant.Store) error {
+		return withDB(func(s *tenantdb.Store) error {
 			t, err := s.BySlug(ctx, pos[0])
 			if err != nil {
 				return err
@@ -193,7 +194,7 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		if len(pos) > 1 {
 			return fmt.Errorf("%w: callscope node list [SLUG]", errUsage)
 		}
-		return withDB(func(s *tenant.Store) error {
+		return withDB(func(s *tenantdb.Store) error {
 			var nodes []tenant.Node
 			var err error
 			if len(pos) == 1 {
@@ -223,7 +224,7 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 0, "node unclaimed"); err != nil {
 			return err
 		}
-		return withDB(func(s *tenant.Store) error {
+		return withDB(func(s *tenantdb.Store) error {
 			us, err := s.ListUnclaimed(ctx)
 			if err != nil {
 				return err

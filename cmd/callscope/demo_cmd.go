@@ -17,6 +17,7 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // Demo provisioning: a tenant whose embed origins let a page served on
@@ -50,7 +51,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	tenants := tenant.NewStore(d)
+	tenants := tenantdb.NewStore(d)
 
 	t, err := tenants.BySlug(ctx, demoSlug)
 	if callscope.Is(err, callscope.NotFound) {

@@ -11,6 +11,7 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // demoLinkTTL is how long the demo's viewer link works.
@@ -32,7 +33,7 @@ func demoLink(ctx context.Context, e env, d *db.DB, t tenant.Tenant, call demo.C
 	if err := keys.EnsureActive(ctx); err != nil {
 		return err
 	}
-	m := auth.NewMinter(keys, auth.NewTokens(d, tenant.NewStore(d), nil), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
+	m := auth.NewMinter(keys, auth.NewTokens(d, tenantdb.NewStore(d), nil), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
 	tok, claims, err := m.Mint(ctx, t, auth.MintRequest{
 		CallID:      call.CallID,
 		WindowStart: start.Add(-time.Minute),

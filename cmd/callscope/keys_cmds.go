@@ -15,6 +15,7 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // secretFlag registers --secret-key and returns a Sealer builder for after
@@ -31,13 +32,13 @@ func secretFlag(fs *flag.FlagSet, e env) func() (*auth.Sealer, error) {
 }
 
 // withTenant opens the database and resolves slug.
-func withTenant(ctx context.Context, open func(context.Context) (*db.DB, error), slug string, fn func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error) error {
+func withTenant(ctx context.Context, open func(context.Context) (*db.DB, error), slug string, fn func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error) error {
 	d, err := open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	t, err := ts.BySlug(ctx, slug)
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 			k, err := auth.NewTenantKeys(d, ts).AddTenantKey(ctx, t.ID, data)
 			if err != nil {
 				return err
@@ -97,7 +98,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("%w: callscope key list [SLUG]", errUsage)
 		}
 		if len(pos) == 1 {
-			return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+			return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 				keys, err := auth.NewTenantKeys(d, ts).ListTenantKeys(ctx, t.ID)
 				if err != nil {
 					return err
@@ -136,7 +137,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 2, "key disable SLUG KID"); err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 			if err := auth.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
 				return err
 			}
@@ -220,7 +221,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 1, "apikey create SLUG [--name N]"); err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
 			plain, k, err := auth.NewAPIKeys(d).CreateAPIKey(ctx, t.ID, name)
 			if err != nil {
 				return err
@@ -233,7 +234,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 1, "apikey list SLUG"); err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
 			keys, err := auth.NewAPIKeys(d).ListAPIKeys(ctx, t.ID)
 			if err != nil {
 				return err
@@ -249,7 +250,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 2, "apikey revoke SLUG PREFIX"); err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
 			if err := auth.NewAPIKeys(d).RevokeAPIKey(ctx, t.ID, strings.TrimPrefix(pos[1], "cs_")); err != nil {
 				return err
 			}
@@ -322,7 +323,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 			keys := auth.NewKeyStore(d, s)
 			if err := keys.EnsureActive(ctx); err != nil {
 				return err
@@ -340,7 +341,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, 1, "token list SLUG"); err != nil {
 			return err
 		}
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 			list, err := auth.NewTokens(d, ts, nil).ListTokens(ctx, t.ID, auth.TokenFilter{ActiveOnly: true})
 			if err != nil {
 				return err
@@ -366,7 +367,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer rdb.Close()
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 			tokens := auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil))
 			if sub == "revoke" {
 				if err := tokens.RevokeToken(ctx, t.ID, pos[1]); err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/redisdb/redistest"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 const cliSecret = "cli-test-secret-0123456789abcdef0123"
@@ -168,7 +168,7 @@ func verifyToken(t *testing.T, dbURL, tok, slug string) {
 	}
 	defer d.Close()
 	rdb, prefix := redistest.New(t)
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	v := &auth.Verifier{
 		Keys:        auth.Resolver{Server: auth.NewKeyStore(d, nil), Tenants: auth.NewTenantKeys(d, ts)},
 		Tenants:     auth.NewTenantStatus(ts, 0),

@@ -27,7 +27,7 @@ import (
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/retention"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
 )
@@ -96,7 +96,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		}
 		// Partitions ahead, partitions past the global maximum, tenants'
 		// shorter retention: hourly, one process at a time (advisory lock).
-		enf, err := retention.New(a.db, tenant.NewStore(a.db), retention.Config{MaxDays: cfg.RetentionMax}, a.registry, a.log)
+		enf, err := retention.New(a.db, tenantdb.NewStore(a.db), retention.Config{MaxDays: cfg.RetentionMax}, a.registry, a.log)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +195,7 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 	if err != nil {
 		return nil, err
 	}
-	tenants := tenant.NewStore(a.db)
+	tenants := tenantdb.NewStore(a.db)
 	st := &authStores{
 		tenants:    tenants,
 		keys:       auth.NewKeyStore(a.db, sealer),
@@ -220,7 +220,7 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 }
 
 type authStores struct {
-	tenants    *tenant.Store
+	tenants    *tenantdb.Store
 	keys       *auth.KeyStore
 	tenantKeys *auth.TenantKeys
 	apiKeys    *auth.APIKeys
@@ -329,7 +329,7 @@ func (a *app) startIngest(ctx context.Context) error {
 		QueueBytes: a.cfg.QueueBytes, Writers: a.cfg.Writers,
 		SpoolDir: a.cfg.SpoolDir, SpoolMaxBytes: a.cfg.SpoolMaxBytes,
 		CorrelationHeaders: a.cfg.CorrelationHdrs, DedupWindow: a.cfg.DedupWindow,
-	}, a.db, tenant.NewStore(a.db), a.registry, a.log)
+	}, a.db, tenantdb.NewStore(a.db), a.registry, a.log)
 	if err != nil {
 		return err
 	}

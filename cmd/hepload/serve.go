@@ -16,6 +16,7 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/ingest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // ServeReport is what the server side did, printed when it stops.
@@ -45,7 +46,7 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		return err
 	}
 	defer d.Close()
-	store := tenant.NewStore(d)
+	store := tenantdb.NewStore(d)
 	t, err := store.Create(ctx, tenant.New{Slug: "bench"})
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package tenant
+package tenantdb
 
 import (
 	"context"
@@ -10,15 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/tenant"
 )
-
-// NewNode describes a capture node to register.
-type NewNode struct {
-	CaptureID int64 // int64 so that out-of-range input gets a clear error
-	Name      string
-	AuthKey   string   // empty: no auth key required
-	CIDRs     []string // empty: any sender
-}
 
 type nodeRow struct {
 	TenantID     int64          `db:"tenant_id"`
@@ -31,8 +24,8 @@ type nodeRow struct {
 	CreatedAt    time.Time      `db:"created_at"`
 }
 
-func (r nodeRow) node() Node {
-	return Node{TenantID: r.TenantID, TenantSlug: r.TenantSlug, TenantStatus: r.TenantStatus,
+func (r nodeRow) node() tenant.Node {
+	return tenant.Node{TenantID: r.TenantID, TenantSlug: r.TenantSlug, TenantStatus: r.TenantStatus,
 		CaptureID: uint32(r.CaptureID), Name: r.Name, AuthKeyHash: r.AuthKeyHash,
 		AllowedCIDRs: r.AllowedCIDRs, CreatedAt: r.CreatedAt}
 }
@@ -45,19 +38,19 @@ const nodeSelect = `SELECT n.tenant_id, t.slug, t.status, n.capture_id, n.name, 
 // the unclaimed list. Returns Invalid for a capture ID outside uint32 or a
 // malformed CIDR, Conflict when another tenant (or this one) owns the ID,
 // NotFound when the tenant does not exist.
-func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, error) {
-	if err := ValidateCaptureID(n.CaptureID); err != nil {
-		return Node{}, err
+func (s *Store) AddNode(ctx context.Context, tenantID int64, n tenant.NewNode) (tenant.Node, error) {
+	if err := tenant.ValidateCaptureID(n.CaptureID); err != nil {
+		return tenant.Node{}, err
 	}
-	cidrs, err := ParseCIDRs(n.CIDRs)
+	cidrs, err := tenant.ParseCIDRs(n.CIDRs)
 	if err != nil {
-		return Node{}, err
+		return tenant.Node{}, err
 	}
 	var hash []byte
 	if n.AuthKey != "" {
-		hash = HashAuthKey(n.AuthKey)
+		hash = tenant.HashAuthKey(n.AuthKey)
 	}
-	var out Node
+	var out tenant.Node
 	err = s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `/* Store.AddNode */ 
 			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs)
@@ -77,11 +70,11 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 	})
 	switch {
 	case isUnique(err):
-		return Node{}, callscope.Errorf(callscope.Conflict, "capture ID %d is already registered to a tenant", n.CaptureID)
+		return tenant.Node{}, callscope.Errorf(callscope.Conflict, "capture ID %d is already registered to a tenant", n.CaptureID)
 	case constraintOf(err) == "capture_nodes_tenant_id_fkey":
-		return Node{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", tenantID)
+		return tenant.Node{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", tenantID)
 	case err != nil:
-		return Node{}, fmt.Errorf("tenant.Store.AddNode(%d, %d): %w", tenantID, n.CaptureID, err)
+		return tenant.Node{}, fmt.Errorf("tenantdb.Store.AddNode(%d, %d): %w", tenantID, n.CaptureID, err)
 	}
 	return out, nil
 }
@@ -101,14 +94,14 @@ func (s *Store) RemoveNode(ctx context.Context, tenantID int64, captureID uint32
 		return callscope.Errorf(callscope.NotFound, "capture node %d not found", captureID)
 	}
 	if err != nil {
-		return fmt.Errorf("tenant.Store.RemoveNode(%d, %d): %w", tenantID, captureID, err)
+		return fmt.Errorf("tenantdb.Store.RemoveNode(%d, %d): %w", tenantID, captureID, err)
 	}
 	return nil
 }
 
 // Nodes returns tenantID's capture nodes by capture ID.
-func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]Node, error) {
-	var out []Node
+func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]tenant.Node, error) {
+	var out []tenant.Node
 	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, "/* Store.Nodes */ "+nodeSelect+` WHERE n.tenant_id = $1 ORDER BY n.capture_id`, tenantID)
 		if err != nil {
@@ -121,7 +114,7 @@ func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]Node, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenant.Store.Nodes(%d): %w", tenantID, err)
+		return nil, fmt.Errorf("tenantdb.Store.Nodes(%d): %w", tenantID, err)
 	}
 	return out, nil
 }
@@ -129,8 +122,8 @@ func (s *Store) Nodes(ctx context.Context, tenantID int64) ([]Node, error) {
 // AllNodes returns every capture node of every tenant. Cross-tenant on
 // purpose: ingest builds its capture-ID → tenant map from it, and the
 // console lists nodes for admins.
-func (s *Store) AllNodes(ctx context.Context) ([]Node, error) {
-	var out []Node
+func (s *Store) AllNodes(ctx context.Context) ([]tenant.Node, error) {
+	var out []tenant.Node
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, "/* Store.AllNodes */ "+nodeSelect+` ORDER BY t.slug, n.capture_id`)
 		if err != nil {
@@ -143,7 +136,7 @@ func (s *Store) AllNodes(ctx context.Context) ([]Node, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenant.Store.AllNodes: %w", err)
+		return nil, fmt.Errorf("tenantdb.Store.AllNodes: %w", err)
 	}
 	return out, nil
 }
@@ -161,24 +154,14 @@ func (s *Store) NodesVersion(ctx context.Context) (string, error) {
 				(SELECT string_agg(id || status, ',' ORDER BY id) FROM tenants))`).Scan(&v)
 	})
 	if err != nil {
-		return "", fmt.Errorf("tenant.Store.NodesVersion: %w", err)
+		return "", fmt.Errorf("tenantdb.Store.NodesVersion: %w", err)
 	}
 	return v, nil
 }
 
-// Unclaimed is a capture ID ingest saw that no tenant owns.
-type Unclaimed struct {
-	CaptureID  int64      `db:"capture_id"`
-	LastSource netip.Addr `db:"last_source"`
-	LastReason string     `db:"last_reason"`
-	Packets    int64      `db:"packets"`
-	FirstSeen  time.Time  `db:"first_seen"`
-	LastSeen   time.Time  `db:"last_seen"`
-}
-
 // NoteUnclaimed adds sightings of unknown capture IDs (ingest flushes them
-// every few seconds). Unclaimed IDs belong to no tenant.
-func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
+// every few seconds). tenant.Unclaimed IDs belong to no tenant.
+func (s *Store) NoteUnclaimed(ctx context.Context, seen []tenant.Unclaimed) error {
 	if len(seen) == 0 {
 		return nil
 	}
@@ -201,15 +184,15 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("tenant.Store.NoteUnclaimed: %w", err)
+		return fmt.Errorf("tenantdb.Store.NoteUnclaimed: %w", err)
 	}
 	return nil
 }
 
 // ListUnclaimed returns the unknown capture IDs ingest has seen, most
 // recent first.
-func (s *Store) ListUnclaimed(ctx context.Context) ([]Unclaimed, error) {
-	var out []Unclaimed
+func (s *Store) ListUnclaimed(ctx context.Context) ([]tenant.Unclaimed, error) {
+	var out []tenant.Unclaimed
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `/* Store.ListUnclaimed */ 
 			SELECT capture_id, last_source, last_reason, packets, first_seen, last_seen
@@ -217,11 +200,11 @@ func (s *Store) ListUnclaimed(ctx context.Context) ([]Unclaimed, error) {
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByName[Unclaimed])
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByName[tenant.Unclaimed])
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenant.Store.ListUnclaimed: %w", err)
+		return nil, fmt.Errorf("tenantdb.Store.ListUnclaimed: %w", err)
 	}
 	return out, nil
 }

@@ -1,11 +1,9 @@
-package tenant
+package tenantdb
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/tenant"
 )
 
 // Store reads and writes tenants and capture nodes.
@@ -23,36 +22,28 @@ type Store struct {
 // NewStore returns a Store over d.
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
 
-// New describes a tenant to create.
-type New struct {
-	Slug          string
-	Name          string
-	EmbedOrigins  []string
-	RetentionDays int // 0 means DefaultRetentionDays
-}
-
 const tenantColumns = `id, slug, name, status, retention_days, embed_origins, aliases, tokens_valid_after, created_at`
 
 // Create adds a tenant. Returns Invalid for a bad slug or origin and
 // Conflict when the slug is taken.
-func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
-	if err := ValidateSlug(n.Slug); err != nil {
-		return Tenant{}, err
+func (s *Store) Create(ctx context.Context, n tenant.New) (tenant.Tenant, error) {
+	if err := tenant.ValidateSlug(n.Slug); err != nil {
+		return tenant.Tenant{}, err
 	}
-	origins, err := normalizeOrigins(n.EmbedOrigins)
+	origins, err := tenant.NormalizeOrigins(n.EmbedOrigins)
 	if err != nil {
-		return Tenant{}, err
+		return tenant.Tenant{}, err
 	}
 	if n.Name == "" {
 		n.Name = n.Slug
 	}
 	if n.RetentionDays == 0 {
-		n.RetentionDays = DefaultRetentionDays
+		n.RetentionDays = tenant.DefaultRetentionDays
 	}
 	if n.RetentionDays < 1 || n.RetentionDays > 3650 {
-		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
+		return tenant.Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
 	}
-	var t Tenant
+	var t tenant.Tenant
 	// Creating a tenant is an admin act across tenants: the new row has no
 	// tenant context to live in yet.
 	err = s.db.AllTenants(ctx, func(tx pgx.Tx) error {
@@ -64,10 +55,10 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 		return err
 	})
 	if isUnique(err) {
-		return Tenant{}, callscope.Errorf(callscope.Conflict, "tenant %q already exists", n.Slug)
+		return tenant.Tenant{}, callscope.Errorf(callscope.Conflict, "tenant %q already exists", n.Slug)
 	}
 	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant.Store.Create(%s): %w", n.Slug, err)
+		return tenant.Tenant{}, fmt.Errorf("tenantdb.Store.Create(%s): %w", n.Slug, err)
 	}
 	return t, nil
 }
@@ -75,87 +66,78 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 // BySlug returns the tenant with slug. Resolving a slug is a lookup across
 // tenants by nature (tokens and the CLI name tenants by slug). Returns
 // NotFound if no tenant has it.
-func (s *Store) BySlug(ctx context.Context, slug string) (Tenant, error) {
-	var t Tenant
+func (s *Store) BySlug(ctx context.Context, slug string) (tenant.Tenant, error) {
+	var t tenant.Tenant
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		var err error
 		t, err = queryOne(ctx, tx, `/* Store.BySlug */ SELECT `+tenantColumns+` FROM tenants WHERE slug = $1`, slug)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %q not found", slug)
+		return tenant.Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %q not found", slug)
 	}
 	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant.Store.BySlug(%s): %w", slug, err)
+		return tenant.Tenant{}, fmt.Errorf("tenantdb.Store.BySlug(%s): %w", slug, err)
 	}
 	return t, nil
 }
 
 // ByID returns tenant id. Returns NotFound if it does not exist.
-func (s *Store) ByID(ctx context.Context, id int64) (Tenant, error) {
-	var t Tenant
+func (s *Store) ByID(ctx context.Context, id int64) (tenant.Tenant, error) {
+	var t tenant.Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
 		var err error
 		t, err = queryOne(ctx, tx, `/* Store.ByID */ SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", id)
+		return tenant.Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", id)
 	}
 	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant.Store.ByID(%d): %w", id, err)
+		return tenant.Tenant{}, fmt.Errorf("tenantdb.Store.ByID(%d): %w", id, err)
 	}
 	return t, nil
 }
 
 // List returns every tenant, by slug. Admin only: it spans tenants.
-func (s *Store) List(ctx context.Context) ([]Tenant, error) {
-	var out []Tenant
+func (s *Store) List(ctx context.Context) ([]tenant.Tenant, error) {
+	var out []tenant.Tenant
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `/* Store.List */ SELECT `+tenantColumns+` FROM tenants ORDER BY slug`)
 		if err != nil {
 			return err
 		}
-		out, err = pgx.CollectRows(rows, pgx.RowToStructByName[Tenant])
+		out, err = pgx.CollectRows(rows, pgx.RowToStructByName[tenant.Tenant])
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenant.Store.List: %w", err)
+		return nil, fmt.Errorf("tenantdb.Store.List: %w", err)
 	}
 	return out, nil
 }
 
-// Update describes a change to a tenant; nil fields stay as they are.
-type Update struct {
-	Name          *string
-	Status        *string
-	RetentionDays *int
-	EmbedOrigins  []string // replaced when non-nil
-	Aliases       map[string]string
-}
-
 // Update changes tenant id. Returns NotFound if it does not exist and
 // Invalid for a bad value.
-func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) {
-	if u.Status != nil && *u.Status != Active && *u.Status != Suspended {
-		return Tenant{}, callscope.FieldError("status", "must be %q or %q", Active, Suspended)
+func (s *Store) Update(ctx context.Context, id int64, u tenant.Update) (tenant.Tenant, error) {
+	if u.Status != nil && *u.Status != tenant.Active && *u.Status != tenant.Suspended {
+		return tenant.Tenant{}, callscope.FieldError("status", "must be %q or %q", tenant.Active, tenant.Suspended)
 	}
 	if u.RetentionDays != nil && (*u.RetentionDays < 1 || *u.RetentionDays > 3650) {
-		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
+		return tenant.Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
 	}
 	var origins []string
 	if u.EmbedOrigins != nil {
 		var err error
-		if origins, err = normalizeOrigins(u.EmbedOrigins); err != nil {
-			return Tenant{}, err
+		if origins, err = tenant.NormalizeOrigins(u.EmbedOrigins); err != nil {
+			return tenant.Tenant{}, err
 		}
 	}
 	if u.Aliases != nil {
-		if err := ValidateAliases(u.Aliases); err != nil {
-			return Tenant{}, err
+		if err := tenant.ValidateAliases(u.Aliases); err != nil {
+			return tenant.Tenant{}, err
 		}
 	}
-	var t Tenant
+	var t tenant.Tenant
 	err := s.db.InTenant(ctx, id, func(tx pgx.Tx) error {
 		var err error
 		t, err = queryOne(ctx, tx, `/* Store.Update */
@@ -170,10 +152,10 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", id)
+		return tenant.Tenant{}, callscope.Errorf(callscope.NotFound, "tenant %d not found", id)
 	}
 	if err != nil {
-		return Tenant{}, fmt.Errorf("tenant.Store.Update(%d): %w", id, err)
+		return tenant.Tenant{}, fmt.Errorf("tenantdb.Store.Update(%d): %w", id, err)
 	}
 	return t, nil
 }
@@ -193,35 +175,19 @@ func (s *Store) SetTokensValidAfter(ctx context.Context, id int64, at time.Time)
 		return callscope.Errorf(callscope.NotFound, "tenant %d not found", id)
 	}
 	if err != nil {
-		return fmt.Errorf("tenant.Store.SetTokensValidAfter(%d): %w", id, err)
-	}
-	return nil
-}
-
-// ValidateAliases checks that every key is an IP or IP:port and every name
-// is short and printable.
-func ValidateAliases(a map[string]string) error {
-	for k, v := range a {
-		if _, err := netip.ParseAddr(k); err != nil {
-			if _, err := netip.ParseAddrPort(k); err != nil {
-				return callscope.FieldError("aliases", "%q is not an IP or IP:port", k)
-			}
-		}
-		if v == "" || len(v) > 64 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-			return callscope.FieldError("aliases", "name for %s must be 1 to 64 printable characters", k)
-		}
+		return fmt.Errorf("tenantdb.Store.SetTokensValidAfter(%d): %w", id, err)
 	}
 	return nil
 }
 
 // queryOne runs a query that returns exactly one tenant row; pgx.ErrNoRows
 // when it returns none.
-func queryOne(ctx context.Context, tx pgx.Tx, sql string, args ...any) (Tenant, error) {
+func queryOne(ctx context.Context, tx pgx.Tx, sql string, args ...any) (tenant.Tenant, error) {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		return Tenant{}, err
+		return tenant.Tenant{}, err
 	}
-	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[Tenant])
+	return pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[tenant.Tenant])
 }
 
 func aliasesArg(a map[string]string) any {
@@ -229,22 +195,6 @@ func aliasesArg(a map[string]string) any {
 		return nil
 	}
 	return a
-}
-
-func normalizeOrigins(in []string) ([]string, error) {
-	out := make([]string, 0, len(in))
-	seen := map[string]bool{}
-	for _, o := range in {
-		n, err := NormalizeOrigin(o)
-		if err != nil {
-			return nil, err
-		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 func isUnique(err error) bool {

@@ -1,4 +1,4 @@
-package tenant_test
+package tenantdb_test
 
 import (
 	"context"
@@ -11,20 +11,21 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 type bundle struct {
 	db    *db.DB
-	store *tenant.Store
+	store *tenantdb.Store
 }
 
 func setup(t *testing.T) bundle {
 	t.Helper()
 	d := dbtest.New(t)
-	return bundle{db: d, store: tenant.NewStore(d)}
+	return bundle{db: d, store: tenantdb.NewStore(d)}
 }
 
-func mustCreate(tb testing.TB, s *tenant.Store, slug string, origins ...string) tenant.Tenant {
+func mustCreate(tb testing.TB, s *tenantdb.Store, slug string, origins ...string) tenant.Tenant {
 	tb.Helper()
 	tn, err := s.Create(context.Background(), tenant.New{Slug: slug, EmbedOrigins: origins})
 	if err != nil {

@@ -1,4 +1,4 @@
-package tenant_test
+package tenantdb_test
 
 import "net/netip"
 
