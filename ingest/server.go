@@ -145,10 +145,6 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.closeListeners()
 		return err
 	}
-	if err := s.ensurePartitions(ctx); err != nil {
-		s.closeListeners()
-		return err
-	}
 	if sp.pending() {
 		s.log.Info("ingest: replaying spool", "bytes", sp.size.Load())
 		w := &writer{s: s}
@@ -369,15 +365,14 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// maintain keeps the node map fresh, reports unknown capture IDs and makes
-// partitions ahead of time, until ctx ends.
+// maintain keeps the node map fresh and reports unknown capture IDs until
+// ctx ends. (Partitions are retention's: rows that arrive before their day's
+// partition exists wait in DEFAULT and move when it is created.)
 func (s *Server) maintain(ctx context.Context) {
 	nodes := time.NewTicker(s.cfg.NodeRefresh)
 	defer nodes.Stop()
 	unclaimed := time.NewTicker(s.cfg.UnclaimedFlush)
 	defer unclaimed.Stop()
-	parts := time.NewTicker(time.Hour)
-	defer parts.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -390,20 +385,6 @@ func (s *Server) maintain(ctx context.Context) {
 			if err := s.nodes.flushUnclaimed(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("ingest: unclaimed flush failed; will retry", "err", err)
 			}
-		case <-parts.C:
-			if err := s.ensurePartitions(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("ingest: partition maintenance failed", "err", err)
-			}
 		}
 	}
-}
-
-// ensurePartitions makes the daily partitions from yesterday to two days
-// ahead, so that rows never pile up in the default partition.
-func (s *Server) ensurePartitions(ctx context.Context) error {
-	now := time.Now()
-	if _, err := s.db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(48*time.Hour)); err != nil {
-		return fmt.Errorf("ingest: partitions: %w", err)
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
 	"github.com/callscope/callscope/tenant/tenantdb"
@@ -153,7 +154,7 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	querytest.MustInsert(b, bb.db.Owner(), rows...)
 	bb.db.Owner().Exec(context.Background(), "ANALYZE sip_messages")
-	f := query.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: bb.acme.ID, FromUser: "*0001234"}
+	f := queryapi.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: bb.acme.ID, FromUser: "*0001234"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := bb.store.Search(context.Background(), f); err != nil {

@@ -50,3 +50,18 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
 	}
 	return c, nil
 }
+
+// MaxMemoryPolicy returns Redis's maxmemory-policy (on a cluster, the first
+// node's that answers). It fails where CONFIG is disabled, as on some
+// managed Redis services.
+func MaxMemoryPolicy(ctx context.Context, rdb redis.UniversalClient) (string, error) {
+	v, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return "", fmt.Errorf("redisdb.MaxMemoryPolicy: %w", err)
+	}
+	p, ok := v["maxmemory-policy"]
+	if !ok {
+		return "", fmt.Errorf("redisdb.MaxMemoryPolicy: no maxmemory-policy in CONFIG GET's answer")
+	}
+	return p, nil
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
@@ -147,13 +148,13 @@ func TestMintBenchTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := auth.NewKeyStore(d, sealer)
+	keys := authdb.NewKeyStore(d, sealer)
 	if err := keys.EnsureActive(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lim := auth.DefaultLimits()
 	lim.MaxLifetime = 24 * time.Hour
-	m := auth.NewMinter(keys, auth.NewTokens(d, ts, nil), lim, "")
+	m := auth.NewMinter(keys, authdb.NewTokens(d, ts, nil, lim), lim, "")
 	req := auth.MintRequest{CallID: "view-bench-20", TTL: 3 * time.Hour, IssuedBy: "cli",
 		WindowStart: time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC), WindowEnd: time.Date(2026, 2, 1, 12, 5, 0, 0, time.UTC)}
 	toks := make([]string, n)

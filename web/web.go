@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/auth"
 )
 
 // Status maps an error kind to its HTTP status.
@@ -45,7 +46,7 @@ func KindOf(err error) callscope.Kind {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch he.Code {
-		case http.StatusNotFound, http.StatusMethodNotAllowed:
+		case http.StatusNotFound:
 			return callscope.NotFound
 		case http.StatusUnauthorized:
 			return callscope.Unauthorized
@@ -71,17 +72,26 @@ func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		kind := KindOf(err)
-		status := Status(kind)
+		status, code := Status(kind), string(kind)
 		field, msg := callscope.Public(err)
 		var he *echo.HTTPError
 		if errors.As(err, &he) && kind != callscope.Internal {
 			msg = http.StatusText(he.Code)
 		}
-		if kind == callscope.Internal {
+		switch {
+		case he != nil && he.Code == http.StatusMethodNotAllowed:
+			// echo's router has set Allow already.
+			status, code, msg = he.Code, "method_not_allowed", "this path does not take "+c.Request().Method+"; see the Allow header"
+		case kind == callscope.Internal:
 			msg = "internal error"
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path(), "request_id", RequestID(c))
 		}
-		body := map[string]any{"code": string(kind), "message": msg, "request_id": RequestID(c)}
+		// A refused view token answers with its refusal, the one vocabulary
+		// the client reads back (auth.Refusal).
+		if r, ok := auth.RefusalOf(err); ok {
+			code = string(r)
+		}
+		body := map[string]any{"code": code, "message": msg, "request_id": RequestID(c)}
 		if field != "" {
 			body["field"] = field
 		}
@@ -90,6 +100,9 @@ func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 	}
 }
+
+// HeaderRequestID carries a request's id between callscope's listeners.
+const HeaderRequestID = echo.HeaderXRequestID
 
 type ctxKey struct{}
 
@@ -112,14 +125,14 @@ func RequestIDFrom(ctx context.Context) string {
 func Middleware(log *slog.Logger, role string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			id := c.Request().Header.Get("X-Request-Id")
+			id := c.Request().Header.Get(HeaderRequestID)
 			if !validID(id) {
 				b := make([]byte, 8)
 				rand.Read(b)
 				id = hex.EncodeToString(b)
 			}
 			c.Set("request_id", id)
-			c.Response().Header().Set("X-Request-Id", id)
+			c.Response().Header().Set(HeaderRequestID, id)
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), ctxKey{}, id)))
 			start := time.Now()
 			err := next(c)

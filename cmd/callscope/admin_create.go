@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 )
 
 func cmdAdmin(ctx context.Context, e env, args []string) error {
@@ -34,7 +35,7 @@ func cmdAdmin(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer d.Close()
-	a, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, pos[0], password)
+	a, err := authdb.NewAdminStore(d, auth.DefaultParams()).Create(ctx, pos[0], password)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
@@ -77,7 +78,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "tenant %q with capture node %d (HEP from loopback)\n", t.Slug, demoCaptureID)
 
 	password := randomPassword()
-	if _, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
+	if _, err := authdb.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
 		fmt.Fprintf(e.stdout, "console admin %s, password %s (shown once)\n", demoAdmin, password)
 	} else if callscope.Is(err, callscope.Conflict) {
 		fmt.Fprintf(e.stdout, "console admin %s already exists (its password was shown when it was created)\n", demoAdmin)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
@@ -29,11 +30,11 @@ func demoLink(ctx context.Context, e env, d *db.DB, t tenant.Tenant, call demo.C
 	if err != nil {
 		return fmt.Errorf("CALLSCOPE_SECRET_KEY: %w", err)
 	}
-	keys := auth.NewKeyStore(d, sealer)
+	keys := authdb.NewKeyStore(d, sealer)
 	if err := keys.EnsureActive(ctx); err != nil {
 		return err
 	}
-	m := auth.NewMinter(keys, auth.NewTokens(d, tenantdb.NewStore(d), nil), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
+	m := auth.NewMinter(keys, authdb.NewTokens(d, tenantdb.NewStore(d), nil, auth.Limits{}), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
 	tok, claims, err := m.Mint(ctx, t, auth.MintRequest{
 		CallID:      call.CallID,
 		WindowStart: start.Add(-time.Minute),

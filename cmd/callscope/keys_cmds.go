@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/tenant"
@@ -86,7 +88,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-			k, err := auth.NewTenantKeys(d, ts).AddTenantKey(ctx, t.ID, data)
+			k, err := authdb.NewTenantKeys(d, ts).AddTenantKey(ctx, t.ID, data)
 			if err != nil {
 				return err
 			}
@@ -99,7 +101,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 		}
 		if len(pos) == 1 {
 			return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-				keys, err := auth.NewTenantKeys(d, ts).ListTenantKeys(ctx, t.ID)
+				keys, err := authdb.NewTenantKeys(d, ts).ListTenantKeys(ctx, t.ID)
 				if err != nil {
 					return err
 				}
@@ -116,7 +118,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		keys, err := auth.NewKeyStore(d, nil).List(ctx)
+		keys, err := authdb.NewKeyStore(d, nil).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -138,10 +140,10 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-			if err := auth.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
+			if err := authdb.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "disabled key %s of %s (replicas stop accepting it within %s)\n", pos[1], t.Slug, auth.DefaultKeyCacheTTL)
+			fmt.Fprintf(e.stdout, "disabled key %s of %s (replicas stop accepting it within %s)\n", pos[1], t.Slug, authdb.DefaultKeyCacheTTL)
 			return nil
 		})
 	case "rotate":
@@ -157,11 +159,11 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		k, err := auth.NewKeyStore(d, s).Rotate(ctx)
+		k, err := authdb.NewKeyStore(d, s).Rotate(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "new signing key %s signs from now on (replicas switch within %s); older keys keep verifying until `callscope key retire KID`\n", k.KID, auth.DefaultKeyCacheTTL)
+		fmt.Fprintf(e.stdout, "new signing key %s signs from now on (replicas switch within %s); older keys keep verifying until `callscope key retire KID`\n", k.KID, authdb.DefaultKeyCacheTTL)
 		return nil
 	case "retire":
 		if err := wantArgs(pos, 1, "key retire KID"); err != nil {
@@ -172,7 +174,7 @@ func cmdKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		defer d.Close()
-		if err := auth.NewKeyStore(d, nil).Retire(ctx, pos[0]); err != nil {
+		if err := authdb.NewKeyStore(d, nil).Retire(ctx, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "retired signing key %s: tokens it signed are refused from now on\n", pos[0])
@@ -222,7 +224,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
-			plain, k, err := auth.NewAPIKeys(d).CreateAPIKey(ctx, t.ID, name)
+			plain, k, err := authdb.NewAPIKeys(d).CreateAPIKey(ctx, t.ID, name)
 			if err != nil {
 				return err
 			}
@@ -235,7 +237,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
-			keys, err := auth.NewAPIKeys(d).ListAPIKeys(ctx, t.ID)
+			keys, err := authdb.NewAPIKeys(d).ListAPIKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -251,7 +253,7 @@ func cmdAPIKey(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
-			if err := auth.NewAPIKeys(d).RevokeAPIKey(ctx, t.ID, strings.TrimPrefix(pos[1], "cs_")); err != nil {
+			if err := authdb.NewAPIKeys(d).RevokeAPIKey(ctx, t.ID, strings.TrimPrefix(pos[1], "cs_")); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "revoked API key %s of %s\n", pos[1], t.Slug)
@@ -295,6 +297,9 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 	case "revoke", "revoke-all":
 		stringFlag(fs, e.getenv, &redisURL, sRedisURL)
 		stringFlag(fs, e.getenv, &redisPrefix, sRedisPrefix)
+		// A jti the server never issued is revoked for as long as a token
+		// could live: the verifiers' maximum lifetime.
+		stringFlag(fs, e.getenv, &maxTTL, sTokenTTL)
 	}
 	pos, err := parse(fs, e, args)
 	if err != nil {
@@ -324,11 +329,11 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-			keys := auth.NewKeyStore(d, s)
+			keys := authdb.NewKeyStore(d, s)
 			if err := keys.EnsureActive(ctx); err != nil {
 				return err
 			}
-			m := auth.NewMinter(keys, auth.NewTokens(d, ts, nil), lim, strings.TrimRight(publicURL, "/"))
+			m := auth.NewMinter(keys, authdb.NewTokens(d, ts, nil, lim), lim, strings.TrimRight(publicURL, "/"))
 			tok, c, err := m.Mint(ctx, t, req)
 			if err != nil {
 				return err
@@ -342,7 +347,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-			list, err := auth.NewTokens(d, ts, nil).ListTokens(ctx, t.ID, auth.TokenFilter{ActiveOnly: true})
+			list, err := authdb.NewTokens(d, ts, nil, auth.Limits{}).ListTokens(ctx, t.ID, authdb.TokenFilter{ActiveOnly: true})
 			if err != nil {
 				return err
 			}
@@ -362,13 +367,17 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		if err := wantArgs(pos, n, line); err != nil {
 			return err
 		}
+		lim := auth.DefaultLimits()
+		if lim.MaxLifetime, err = time.ParseDuration(maxTTL); err != nil || lim.MaxLifetime <= 0 {
+			return fmt.Errorf("%s: %q is not a positive duration", sTokenTTL.env, maxTTL)
+		}
 		rdb, err := redisdb.Open(ctx, redisURL)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
 		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-			tokens := auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil))
+			tokens := authdb.NewTokens(d, ts, authredis.NewRevocations(rdb, redisPrefix, nil), lim)
 			if sub == "revoke" {
 				if err := tokens.RevokeToken(ctx, t.ID, pos[1]); err != nil {
 					return err
