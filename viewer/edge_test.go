@@ -13,8 +13,8 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 
 	"github.com/callscope/callscope"
-	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/query/queryapi"
+	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/viewer"
 )
