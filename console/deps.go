@@ -10,10 +10,9 @@ import (
 	"github.com/callscope/callscope/tenant"
 )
 
-// The console's view of its collaborators: the smallest interfaces it uses
-// (STYLE.md #3). *queryapi.Client implements Calls; *authdb.APIKeys,
-// *authdb.TenantKeys, *auth.Minter, *authdb.Tokens and *authdb.AuditWriter the
-// rest. Every tenant-owned method takes the tenant id and answers NotFound
+// The console's view of its collaborators: the smallest interfaces it uses.
+// *queryapi.Client implements Calls; *authdb.APIKeys, *authdb.TenantKeys,
+// *auth.Minter, *authdb.Tokens and *authdb.AuditWriter the rest. Every tenant-owned method takes the tenant id and answers NotFound
 // for another tenant's row.
 
 // Calls is what the call pages need of the query service.
