@@ -24,7 +24,12 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
 	var addr string
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: %v", err)
+		// url.Error repeats the URL, password included: keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: not a URL: %v", err)
 	}
 	if u.Query().Has("addr") {
 		opt, err := redis.ParseClusterURL(rawURL)
