@@ -166,11 +166,11 @@ func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 			s.log.ErrorContext(c.Request().Context(), "console request failed", "err", err,
 				"route", c.Path(), "request_id", web.RequestID(c))
 		} else if _, ok := err.(*echo.HTTPError); ok || msg == "" {
-			msg = http.StatusText(web.Status(kind))
+			msg = http.StatusText(web.StatusOf(err))
 		}
 		sess, _ := c.Get(sessionKey).(*Session)
 		p := ErrorProps{Chrome: s.chrome(c, sess, "Error", ""), Kind: string(kind), Message: msg, RequestID: web.RequestID(c)}
-		return s.render(c, web.Status(kind), ErrorPage(p))
+		return s.render(c, web.StatusOf(err), ErrorPage(p))
 	}
 }
 

@@ -40,6 +40,16 @@ func Status(k callscope.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// StatusOf is the HTTP status err answers with: its kind's, except echo's
+// 405, which stays a 405 (the router has set Allow).
+func StatusOf(err error) int {
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+		return he.Code
+	}
+	return Status(KindOf(err))
+}
+
 // KindOf classifies err, including echo's own errors (404 for unknown
 // routes, 405, 413 from the body limit).
 func KindOf(err error) callscope.Kind {
@@ -72,16 +82,15 @@ func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		kind := KindOf(err)
-		status, code := Status(kind), string(kind)
+		status, code := StatusOf(err), string(kind)
 		field, msg := callscope.Public(err)
 		var he *echo.HTTPError
 		if errors.As(err, &he) && kind != callscope.Internal {
 			msg = http.StatusText(he.Code)
 		}
 		switch {
-		case he != nil && he.Code == http.StatusMethodNotAllowed:
-			// echo's router has set Allow already.
-			status, code, msg = he.Code, "method_not_allowed", "this path does not take "+c.Request().Method+"; see the Allow header"
+		case status == http.StatusMethodNotAllowed:
+			code, msg = "method_not_allowed", "this path does not take "+c.Request().Method+"; see the Allow header"
 		case kind == callscope.Internal:
 			msg = "internal error"
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path(), "request_id", RequestID(c))

@@ -88,6 +88,18 @@ func TestKeyCommands(t *testing.T) {
 			t.Fatalf("after retire: %s", list)
 		}
 	})
+	t.Run("RotateWithTheWrongSecretChangesNothing", func(t *testing.T) {
+		before := c.mustRun("key", "list")
+		c.env["CALLSCOPE_SECRET_KEY"] = "another-secret-that-is-long-enough-0123456789"
+		defer delete(c.env, "CALLSCOPE_SECRET_KEY")
+		out, err := c.run("", "key", "rotate")
+		if err == nil || !strings.Contains(err.Error(), "does not open the signing keys") || strings.Contains(out+err.Error(), "another-secret") {
+			t.Fatalf("rotate with the wrong secret: %v %s", err, out)
+		}
+		if after := c.mustRun("key", "list"); after != before {
+			t.Errorf("keys changed by a refused rotation:\n%s\n->\n%s", before, after)
+		}
+	})
 }
 
 func TestAPIKeyCommands(t *testing.T) {
