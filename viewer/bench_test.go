@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,4 +184,36 @@ func TestMintBenchTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d links in %s", n, out)
+}
+
+// BenchmarkViewerFirstView: GET /v/{token} where every view is the first of
+// its link, as when each customer opens the link they were sent: no memo of
+// the token (parse and signature check in the viewer and again in query),
+// no render cache. The links are minted before the clock starts.
+func BenchmarkViewerFirstView(b *testing.B) {
+	bb := setup(b, options{renderTTL: -1})
+	querytest.MustInsert(b, bb.db.Owner(), twentyMessageCall(bb.acme.ID, "bench-call", t0)...)
+	urls := make([]string, b.N)
+	for i := range urls {
+		urls[i] = bb.viewer.URL + "/v/" + mint(b, bb.server, bb.claims("acme", "bench-call"))
+	}
+	var next atomic.Int64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(urls[next.Add(1)-1])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }
