@@ -2,6 +2,7 @@ package viewer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -192,5 +193,28 @@ func TestRevocationSurvivesRedisFlush(t *testing.T) {
 		if r := get(t, liveURL); r.status != http.StatusOK {
 			t.Errorf("round %d: live link %d", round, r.status)
 		}
+	}
+}
+
+// TestOneRequestIDAcrossRoles: the viewer's access line of a view and
+// query's line of the call read it caused carry the same request id.
+func TestOneRequestIDAcrossRoles(t *testing.T) {
+	b := setup(t, options{})
+	b.insert(t, querytest.Call{TenantID: b.acme.ID, CallID: "c1", Start: t0})
+	r := get(t, b.viewer.URL+"/v/"+mint(t, b.server, b.claims("acme", "c1")))
+	id := r.header.Get("X-Request-Id")
+	if r.status != http.StatusOK || id == "" {
+		t.Fatalf("view: %d, id %q", r.status, id)
+	}
+	roles := map[string]bool{}
+	for _, line := range strings.Split(b.logs.String(), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil || entry["msg"] != "http" || entry["request_id"] != id {
+			continue
+		}
+		roles[fmt.Sprint(entry["role"])] = true
+	}
+	if !roles["viewer"] || !roles["query"] {
+		t.Errorf("access lines with id %s: %v, want viewer and query", id, roles)
 	}
 }
