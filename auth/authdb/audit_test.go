@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/db/dbtest"
 )
 
 func TestAuditWriter(t *testing.T) {
@@ -76,5 +78,50 @@ func TestAuditWriter_RecordNeverBlocks(t *testing.T) {
 	}
 	if w.Dropped() != 3 {
 		t.Fatalf("dropped %d, want 3", w.Dropped())
+	}
+}
+
+// TestAuditWriter_LossIsNeverSilent: a batch PostgreSQL will not take is
+// tried again with backoff, then reported as lost; so are entries the full
+// queue turned away.
+func TestAuditWriter_LossIsNeverSilent(t *testing.T) {
+	d := dbtest.New(t)
+	d.Close() // every write fails
+	type drop struct {
+		reason string
+		n      int
+		err    error
+	}
+	var (
+		mu    sync.Mutex
+		drops []drop
+	)
+	w := authdb.NewAuditWriter(d, authdb.AuditOptions{QueueSize: 2, BatchSize: 10, FlushInterval: time.Hour,
+		Retries: 2, RetryBackoff: time.Millisecond,
+		OnDrop: func(reason string, n int, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			drops = append(drops, drop{reason, n, err})
+		}})
+	for i := range 3 {
+		w.Record(authdb.AuditEntry{Tenant: "acme", JTI: "j", CallID: "c", ViewedAt: time.Unix(int64(i), 0)})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Run(ctx); err == nil {
+		t.Fatal("the final flush to a closed database reported no error")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"queue_full": 1, "write_failed": 2}
+	got := map[string]int{}
+	for _, d := range drops {
+		got[d.reason] += d.n
+		if d.reason == "write_failed" && d.err == nil {
+			t.Error("a failed batch reported without its error")
+		}
+	}
+	if got["queue_full"] != want["queue_full"] || got["write_failed"] != want["write_failed"] || w.Dropped() != 3 || w.Failures() != 1 {
+		t.Errorf("drops %v (dropped %d, failures %d), want %v", got, w.Dropped(), w.Failures(), want)
 	}
 }
