@@ -126,8 +126,8 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 }
 
 // Listen binds every listener (UDP and TCP on HEPAddr, TLS on TLSAddr),
-// loads the node map and replays what an earlier
-// process left in the spool. Any failure is returned: a port that is taken
+// loads the node map and replays what an earlier process left in the
+// spool. Any failure is returned: a port that is taken
 // or a node map that cannot be read stops the start. A spool replay that
 // PostgreSQL refuses is not an error: Run retries it.
 func (s *Server) Listen(ctx context.Context) error {
