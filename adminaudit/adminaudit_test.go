@@ -11,23 +11,25 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 type bundle struct {
 	db          *db.DB
 	store       *adminaudit.Store
 	acme, globx tenant.Tenant
-	ops         auth.Admin
+	ops         authdb.Admin
 }
 
 func setup(t testing.TB) bundle {
 	t.Helper()
 	ctx := context.Background()
 	d := dbtest.New(t)
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	b := bundle{db: d, store: adminaudit.NewStore(d)}
 	var err error
 	if b.acme, err = ts.Create(ctx, tenant.New{Slug: "acme"}); err != nil {
@@ -36,7 +38,7 @@ func setup(t testing.TB) bundle {
 	if b.globx, err = ts.Create(ctx, tenant.New{Slug: "globex"}); err != nil {
 		t.Fatal(err)
 	}
-	admins := auth.NewAdminStore(d, auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	admins := authdb.NewAdminStore(d, auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
 	if b.ops, err = admins.Create(ctx, "ops@example.com", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}

@@ -17,13 +17,13 @@ func BenchmarkVerify(b *testing.B) {
 		name string
 		revs auth.RevocationChecker
 	}{
-		{"Redis", bd.revs},
+		{"Redis", bd.Revs},
 		{"NoRevocation", noRevocations{}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			v := *bd.v
+			v := *bd.V
 			v.Revocations = bc.revs
-			tok := MustMint(b, bd.server, validClaims(auth.ServerIssuer, "acme"))
+			tok := MustMint(b, bd.Server, validClaims(auth.ServerIssuer, "acme"))
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := v.Verify(ctx, tok); err != nil {
@@ -35,9 +35,9 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("FirstSight", func(b *testing.B) {
 		// A link's first view: no memo, so the parse and the signature
 		// check run every time (revocation left out, as in NoRevocation).
-		v := *bd.v
+		v := *bd.V
 		v.Revocations, v.Memo = noRevocations{}, nil
-		tok := MustMint(b, bd.server, validClaims(auth.ServerIssuer, "acme"))
+		tok := MustMint(b, bd.Server, validClaims(auth.ServerIssuer, "acme"))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := v.Verify(ctx, tok); err != nil {
@@ -50,7 +50,7 @@ func BenchmarkVerify(b *testing.B) {
 		tok := "eyJhbGciOiJub25lIn0.e30.x"
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _ = bd.v.Verify(ctx, tok)
+			_, _ = bd.V.Verify(ctx, tok)
 		}
 	})
 }

@@ -1,10 +1,19 @@
-// Package auth holds the storage-independent security core of callscope:
-// view tokens (mint and verify), server signing keys and the public JWKS,
-// tenant public keys, token revocation and rate limits in Redis, argon2id
-// passwords, API keys, and the sealer that encrypts private keys at rest.
+// Package auth is callscope's security core: view tokens (mint and verify,
+// on go-jose), the one vocabulary of a token's refusal, server signing keys
+// and the public JWKS, tenant public keys, argon2id passwords, the API-key
+// format, and the sealer that encrypts private keys at rest. It imports no
+// database, no Redis and no HTTP framework; it declares the small
+// interfaces it needs (KeyResolver, TenantStatus, RevocationChecker,
+// ActiveKey, TokenRecorder) and the adapters implement them:
 //
-// The view token is a contract with orchestrators written by other people;
-// see DESIGN.md "View token". Its shape on the wire:
+//   - auth/authdb: the PostgreSQL stores (signing keys, tenant keys, API
+//     keys, issued tokens and revocation records, admins, the view audit);
+//   - auth/authredis: the state in Redis (revocations as verifiers read
+//     them, rate limits, the viewer's Gate);
+//   - the query service mounts the token API, the viewer its edge.
+//
+// The view token is a contract with orchestrators written by other people.
+// Its shape on the wire:
 //
 //	base64url(header) "." base64url(claims) "." base64url(signature)   ≤ 4096 bytes
 //
@@ -12,12 +21,4 @@
 //	claims: {"iss":"callscope"|<tenant slug>, "aud":"callscope-viewer", "tid":<tenant slug>,
 //	         "call_id":..., "window_start":N, "window_end":N, "iat":N, "exp":N,
 //	         "jti":..., "nbf":N (optional), "scp":[...] (optional)}
-//
-// The verification core (Verifier, Mint, Revocations) declares the small
-// interfaces it needs (KeyResolver, TenantStatus, RevocationChecker). The
-// PostgreSQL-backed stores that implement them live beside it, each with a
-// short in-memory cache: KeyStore (server signing keys, sealed at rest),
-// TenantKeys, TenantStatusCache; and the rest of the token life cycle:
-// APIKeys, Minter, Tokens (issued links, revocation records, SyncRevocations),
-// AuditWriter, and the HTTP API (NewAPI) that ties them together.
 package auth

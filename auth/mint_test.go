@@ -102,14 +102,3 @@ func TestNewJTI_Unique(t *testing.T) {
 		seen[j] = true
 	}
 }
-
-func mustDecodeSegment(tb testing.TB, seg string, dst any) {
-	tb.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		tb.Fatal(err)
-	}
-}

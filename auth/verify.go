@@ -4,15 +4,21 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
+	"errors"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	josejson "github.com/go-jose/go-jose/v4/json"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/callscope/callscope"
 )
 
-// KeyResolver finds verification keys by kid. The PostgreSQL key store
-// implements it; a caching layer may sit in front. kid is attacker-chosen:
-// implementations compare it for equality only and should not repeat it in
-// errors.
+// KeyResolver finds verification keys by kid. The PostgreSQL key stores
+// implement it in the query role, the viewer's directory of query's answers
+// at the edge. kid is attacker-chosen: implementations compare it for
+// equality only and should not repeat it in errors.
 type KeyResolver interface {
 	// ServerKey returns the verification key of the server signing key kid,
 	// or a NotFound callscope error.
@@ -29,7 +35,8 @@ type TenantStatus interface {
 }
 
 // RevocationChecker answers whether a token was revoked, by jti or by the
-// tenant's epoch. It must fail closed: an error means "refuse".
+// tenant's epoch. issuedAt is the earliest instant the token may have been
+// issued. It must fail closed: an error means "refuse".
 type RevocationChecker interface {
 	CheckRevoked(ctx context.Context, tenant, jti string, issuedAt time.Time) (revoked bool, err error)
 }
@@ -45,11 +52,11 @@ type Verifier struct {
 	Limits      Limits
 	Now         func() time.Time
 	// Observe, when set, is told the outcome of every verification
-	// (nil error for a valid token), e.g. for metrics by auth.Outcome.
+	// (nil error for a valid token), e.g. for metrics by Outcome.
 	Observe func(err error)
 	// Memo, when set, remembers tokens found authentic so that repeated
 	// views skip the parse and signature check (never a policy check).
-	Memo *SigCache
+	Memo *Memo
 }
 
 func (v *Verifier) now() time.Time {
@@ -60,14 +67,15 @@ func (v *Verifier) now() time.Time {
 }
 
 // Verify checks token completely and returns its claims. Checks run from
-// the cheapest to the dearest, so garbage costs no crypto and no I/O:
-// size; three base64url segments; header (alg allowlist, typ, kid, no key
-// references); claims present and typed; key lookup in the namespace the
-// issuer selects (the server's, or the tenant tid's own when iss == tid);
-// signature with the algorithm the key type dictates; audience, times and
-// server limits; tenant active; revocation.
+// the cheapest to the dearest, so garbage costs no crypto and no I/O: size
+// and alphabet; go-jose's compact JWS parse with the algorithm allowlist
+// (EdDSA, ES256); the parsed header (typ, kid, no key references, nothing
+// else); claims present and typed; key lookup in the namespace the issuer
+// selects (the server's, or the tenant tid's own when iss == tid); the
+// signature, by go-jose, with the algorithm the key type dictates; audience,
+// times and server limits; tenant active; revocation.
 //
-// Every refusal is a *callscope.Error wrapping one of ErrMalformed,
+// Every refusal is a *callscope.Error wrapping a Refusal: ErrMalformed,
 // ErrSignature, ErrClaims, ErrExpired, ErrNotYetValid, ErrRevoked,
 // ErrTenantInactive (kind Unauthorized) or ErrUnavailable (kind Unavailable:
 // a store or Redis failed, and the token is refused). No error contains any
@@ -81,32 +89,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 }
 
 func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
-	c, err := v.verifyLocal(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, c.IssuedAt)
-	if err := revocationOutcome(revoked, err); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// revocationOutcome is Verify's answer to a revocation check.
-func revocationOutcome(revoked bool, err error) error {
-	switch {
-	case err != nil:
-		return refuse(ErrUnavailable, "revocation check", err)
-	case revoked:
-		return refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
-	}
-	return nil
-}
-
-// verifyLocal is every check of Verify but revocation: the token is
-// authentic, its claims within policy, its tenant active. The caller must
-// still check revocation (Verify, VerifyView).
-func (v *Verifier) verifyLocal(ctx context.Context, token string) (*Claims, error) {
 	if v.Keys == nil || v.Tenants == nil || v.Revocations == nil {
 		return nil, refuse(ErrUnavailable, "verifier is missing a store", nil)
 	}
@@ -117,7 +99,6 @@ func (v *Verifier) verifyLocal(ctx context.Context, token string) (*Claims, erro
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
 	}
-
 	active, err := v.Tenants.TenantActive(ctx, c.Tenant)
 	switch {
 	case callscope.Is(err, callscope.NotFound):
@@ -127,8 +108,45 @@ func (v *Verifier) verifyLocal(ctx context.Context, token string) (*Claims, erro
 	case !active:
 		return nil, refuse(ErrTenantInactive, "tenant is suspended", nil)
 	}
+	revoked, err := v.Revocations.CheckRevoked(ctx, c.Tenant, c.ID, v.earliestIssue(c))
+	switch {
+	case err != nil:
+		return nil, refuse(ErrUnavailable, "revocation check", err)
+	case revoked:
+		return nil, refuse(ErrRevoked, "jti revoked or issued before the tenant epoch", nil)
+	}
 	return c, nil
 }
+
+// earliestIssue is the earliest instant c's token may have been signed,
+// for the tenant-wide revocation: a token issued before the epoch is
+// revoked. The server sets iat from its own clock when it signs; a tenant
+// sets it from the tenant's, which Verify trusts only to within the leeway
+// (an iat up to the leeway ahead passes the iat check), so a tenant-signed
+// token signed just before a revocation could carry an iat just after it.
+func (v *Verifier) earliestIssue(c *Claims) time.Time {
+	if c.TenantSigned() {
+		return c.IssuedAt.Add(-v.Limits.Effective().Leeway)
+	}
+	return c.IssuedAt
+}
+
+// Known reports whether this Verifier found token authentic before and
+// still remembers it (see Memo): a link someone already opened. It decides
+// nothing: such a token must still be verified. The edge uses it to let a
+// known link through an address's exhausted invalid-token budget.
+func (v *Verifier) Known(token string) bool {
+	if len(token) > MaxTokenBytes {
+		return false
+	}
+	_, ok := v.Memo.get(sha256.Sum256([]byte(token)), v.now())
+	return ok
+}
+
+// allowedAlgorithms is the algorithm allowlist handed to go-jose's parser:
+// exact and case-sensitive, so "none", "None", HS256, RS256 and ES384
+// never get past the parse, before any key is looked up.
+var allowedAlgorithms = []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256}
 
 // authentic checks that token is a well-formed view token whose signature
 // verifies under a key its issuer may use, and returns its claims. The
@@ -137,8 +155,11 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 	if len(token) > MaxTokenBytes {
 		return nil, refuse(ErrMalformed, "token exceeds 4096 bytes", nil)
 	}
+	if !compactAlphabet(token) {
+		return nil, refuse(ErrMalformed, "not base64url segments", nil)
+	}
 	// A token this Verifier already found authentic skips the parse and
-	// the signature check (see SigCache for why that changes no answer).
+	// the signature check (see Memo for why that changes no answer).
 	mk := sha256.Sum256([]byte(token))
 	if e, ok := v.Memo.get(mk, v.now()); ok {
 		// The same bytes verified before under e.key: the key must still
@@ -152,28 +173,22 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 		}
 		// Same kid, another key: check the signature afresh below.
 	}
-	hseg, pseg, sseg, ok := splitCompact(token)
-	if !ok {
-		return nil, refuse(ErrMalformed, "not a compact JWS of three base64url segments", nil)
-	}
-	hjson, err := b64.DecodeString(hseg)
+	jws, err := jose.ParseSignedCompact(token, allowedAlgorithms)
 	if err != nil {
-		return nil, refuse(ErrMalformed, "header is not base64url", nil)
+		return nil, refuse(ErrMalformed, "not a compact JWS signed with EdDSA or ES256", nil)
 	}
-	hdr, why := parseHeader(hjson)
+	sig := jws.Signatures[0]
+	if why := checkHeader(sig.Header); why != "" {
+		return nil, refuse(ErrMalformed, why, nil)
+	}
+	if len(sig.Signature) == 0 {
+		return nil, refuse(ErrMalformed, "empty signature", nil)
+	}
+	c, why := parseClaims(jws.UnsafePayloadWithoutVerification())
 	if why != "" {
 		return nil, refuse(ErrMalformed, why, nil)
 	}
-	payload, err := b64.DecodeString(pseg)
-	if err != nil {
-		return nil, refuse(ErrMalformed, "claims are not base64url", nil)
-	}
-	c, why := parseClaims(payload)
-	if why != "" {
-		return nil, refuse(ErrMalformed, why, nil)
-	}
-
-	key, err := v.resolveKey(ctx, c, hdr.kid)
+	key, err := v.resolveKey(ctx, c, sig.Header.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -183,18 +198,129 @@ func (v *Verifier) authentic(ctx context.Context, token string) (*Claims, error)
 	if err != nil {
 		return nil, refuse(ErrSignature, "key store returned an unsupported key type", nil)
 	}
-	if string(alg) != hdr.alg {
+	if string(alg) != sig.Header.Algorithm {
 		return nil, refuse(ErrSignature, "algorithm does not match the key", nil)
 	}
-	sig, err := b64.DecodeString(sseg)
-	if err != nil {
-		return nil, refuse(ErrMalformed, "signature is not base64url", nil)
-	}
-	if !checkSignature(key, token[:len(hseg)+1+len(pseg)], sig) {
+	if _, err := jws.Verify(key); err != nil {
 		return nil, refuse(ErrSignature, "signature does not verify", nil)
 	}
-	v.Memo.put(mk, c, hdr.kid, key)
+	v.Memo.put(mk, c, sig.Header.KeyID, key)
 	return c, nil
+}
+
+// compactAlphabet reports whether token holds only the characters of a
+// compact JWS: base64url and dots. The base64 decoder go-jose uses skips
+// "\r" and "\n"; this also refuses padding, the standard alphabet's "+"
+// and "/", and the JSON serialization's "{", so that one token has one
+// spelling.
+func compactAlphabet(token string) bool {
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeader checks the header go-jose parsed. A view token's header has
+// exactly alg, kid and typ; anything else is refused rather than ignored:
+// jku, x5u, x5c and jwk would name keys the attacker controls, crit and b64
+// change how the token is processed, and the rest has no business here.
+func checkHeader(h jose.Header) string {
+	if h.JSONWebKey != nil {
+		return "header carries a key"
+	}
+	if _, err := h.Certificates(x509.VerifyOptions{Roots: x509.NewCertPool()}); !errors.Is(err, jose.ErrMissingX5cHeader) {
+		return "header carries a certificate chain"
+	}
+	if h.Nonce != "" {
+		return "header carries an unexpected member"
+	}
+	for name := range h.ExtraHeaders {
+		switch name {
+		case jose.HeaderType:
+		case "jku", "x5u", "crit", "b64":
+			return "header carries a key reference or crit"
+		default:
+			return "header carries an unexpected member"
+		}
+	}
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); typ != TokenType {
+		return "wrong typ"
+	}
+	if !ValidKID(h.KeyID) {
+		return "kid is not 1..128 printable characters"
+	}
+	return ""
+}
+
+// tokenClaims are the claims as the token carries them: what Mint encodes,
+// and what Verify decodes with go-jose's JSON decoder, where member names
+// match exactly and a duplicate member refuses the whole object, so that no
+// two readers can see different claims in one token. Pointers tell a
+// missing date from zero.
+type tokenClaims struct {
+	Issuer      string           `json:"iss"`
+	Audience    jwt.Audience     `json:"aud"`
+	Tenant      string           `json:"tid"`
+	CallID      string           `json:"call_id"`
+	WindowStart *jwt.NumericDate `json:"window_start"`
+	WindowEnd   *jwt.NumericDate `json:"window_end"`
+	IssuedAt    *jwt.NumericDate `json:"iat"`
+	Expiry      *jwt.NumericDate `json:"exp"`
+	ID          string           `json:"jti"`
+	NotBefore   *jwt.NumericDate `json:"nbf,omitempty"`
+	Scopes      []string         `json:"scp,omitempty"`
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z; beyond it time arithmetic and
+// NumericDate conversions stop being meaningful.
+const maxNumericDate = 253402300799
+
+// maxClaimLen bounds the string claims; the token's 4 KiB already bounds
+// them, this keeps a tid or jti usable as a Redis key part.
+const maxClaimLen = 256
+
+// parseClaims checks that every required claim is present with its JSON
+// type and returns them. Policy (times, audience, limits) is checked by
+// Verify after the signature.
+func parseClaims(payload []byte) (*Claims, string) {
+	var w tokenClaims
+	if err := josejson.Unmarshal(payload, &w); err != nil {
+		return nil, "claims are not a JSON object of the expected types"
+	}
+	c := &Claims{Issuer: w.Issuer, Tenant: w.Tenant, CallID: w.CallID, ID: w.ID, Scopes: w.Scopes}
+	for _, s := range []struct{ name, v string }{{"iss", c.Issuer}, {"tid", c.Tenant}, {"call_id", c.CallID}, {"jti", c.ID}} {
+		if s.v == "" || len(s.v) > maxClaimLen {
+			return nil, "missing or invalid " + s.name
+		}
+	}
+	// RFC 7519 allows a string or an array; more than one audience means
+	// the token was meant for someone else too, which a viewer link never is.
+	if len(w.Audience) != 1 {
+		return nil, "missing or invalid aud"
+	}
+	c.Audience = w.Audience[0]
+	for _, d := range []struct {
+		name string
+		src  *jwt.NumericDate
+		dst  *time.Time
+	}{{"window_start", w.WindowStart, &c.WindowStart}, {"window_end", w.WindowEnd, &c.WindowEnd},
+		{"iat", w.IssuedAt, &c.IssuedAt}, {"exp", w.Expiry, &c.Expiry}, {"nbf", w.NotBefore, &c.NotBefore}} {
+		if d.src == nil {
+			if d.name == "nbf" {
+				continue // optional
+			}
+			return nil, "missing or invalid " + d.name
+		}
+		if *d.src < 0 || *d.src > maxNumericDate {
+			return nil, "missing or invalid " + d.name
+		}
+		*d.dst = d.src.Time().UTC()
+	}
+	return c, ""
 }
 
 // resolveKey picks the key namespace from the issuer. A tenant-signed token
@@ -206,13 +332,13 @@ func (v *Verifier) resolveKey(ctx context.Context, c *Claims, kid string) (crypt
 		key crypto.PublicKey
 		err error
 	)
-	if c.Issuer == ServerIssuer {
-		key, err = v.Keys.ServerKey(ctx, kid)
-	} else {
+	if c.TenantSigned() {
 		if c.Issuer != c.Tenant {
 			return nil, refuse(ErrSignature, "issuer is neither the server nor the token's tenant", nil)
 		}
 		key, err = v.Keys.TenantKey(ctx, c.Tenant, kid)
+	} else {
+		key, err = v.Keys.ServerKey(ctx, kid)
 	}
 	switch {
 	case callscope.Is(err, callscope.NotFound):
@@ -228,7 +354,7 @@ func (v *Verifier) resolveKey(ctx context.Context, c *Claims, kid string) (crypt
 // checkClaims applies the audience, the clock and the server's limits to an
 // authentic token.
 func (v *Verifier) checkClaims(c *Claims) error {
-	lim := v.Limits.effective()
+	lim := v.Limits.Effective()
 	now := v.now()
 	switch {
 	case c.Audience != Audience:
@@ -249,4 +375,27 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return refuse(ErrClaims, "window exceeds the server maximum", nil)
 	}
 	return nil
+}
+
+// FramingOrigins returns the embed origins of the tenant that signed token,
+// when Verify refused it as expired or revoked: the signature was good, so
+// that tenant may frame the error page its customer sees. For any other
+// refusal, or when the token is not authentic after all, it returns nil
+// and the page may not be framed. origins looks a tenant's origins up.
+// It is the one place that decides which refused tokens name a tenant.
+func (v *Verifier) FramingOrigins(ctx context.Context, token string, refusal error,
+	origins func(ctx context.Context, tenant string) ([]string, error)) []string {
+	r, _ := RefusalOf(refusal)
+	if (r != ErrExpired && r != ErrRevoked) || v.Keys == nil {
+		return nil
+	}
+	c, err := v.authentic(ctx, token)
+	if err != nil {
+		return nil
+	}
+	o, err := origins(ctx, c.Tenant)
+	if err != nil {
+		return nil
+	}
+	return o
 }

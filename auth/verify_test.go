@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
-	"github.com/go-jose/go-jose/v4"
+	"github.com/callscope/callscope/auth/authtest"
 )
 
 func TestVerify_Accepts(t *testing.T) {
@@ -27,7 +29,7 @@ func TestVerify_Accepts(t *testing.T) {
 	t.Run("ServerToken", func(t *testing.T) {
 		c := validClaims(auth.ServerIssuer, "acme")
 		c.Scopes = []string{auth.ScopePCAP}
-		got, err := b.v.Verify(ctx, MustMint(t, b.server, c))
+		got, err := b.V.Verify(ctx, MustMint(t, b.Server, c))
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -40,20 +42,20 @@ func TestVerify_Accepts(t *testing.T) {
 		}
 	})
 	t.Run("TenantEd25519", func(t *testing.T) {
-		if _, err := b.v.Verify(ctx, MustMint(t, b.acmeEd, validClaims("acme", "acme"))); err != nil {
+		if _, err := b.V.Verify(ctx, MustMint(t, b.AcmeEd, validClaims("acme", "acme"))); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TenantES256", func(t *testing.T) {
-		tok := Forge(t, header("ES256", b.acmeECK), claimsMap("acme", "acme"), ecSigner(t, b.acmeEC))
-		if _, err := b.v.Verify(ctx, tok); err != nil {
+		tok := Forge(t, header("ES256", b.AcmeECK), claimsMap("acme", "acme"), ecSigner(t, b.AcmeEC))
+		if _, err := b.V.Verify(ctx, tok); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("TenantES256_GoJose", func(t *testing.T) {
 		// The same through another implementation, as an orchestrator would.
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: b.acmeEC},
-			(&jose.SignerOptions{}).WithType(auth.TokenType).WithHeader("kid", b.acmeECK))
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: b.AcmeEC},
+			(&jose.SignerOptions{}).WithType(auth.TokenType).WithHeader("kid", b.AcmeECK))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,28 +64,28 @@ func TestVerify_Accepts(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok, _ := jws.CompactSerialize()
-		if _, err := b.v.Verify(ctx, tok); err != nil {
+		if _, err := b.V.Verify(ctx, tok); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("AudienceArrayOfOne", func(t *testing.T) {
 		m := claimsMap(auth.ServerIssuer, "acme")
 		m["aud"] = []string{auth.Audience}
-		if _, err := b.v.Verify(ctx, Forge(t, header("EdDSA", b.server.KID), m, edSigner(b.server.Private))); err != nil {
+		if _, err := b.V.Verify(ctx, Forge(t, header("EdDSA", b.Server.KID), m, edSigner(b.Server.Private))); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("ExpiredWithinLeeway", func(t *testing.T) {
 		c := validClaims(auth.ServerIssuer, "acme")
 		c.IssuedAt, c.Expiry = testNow.Add(-10*time.Minute), testNow.Add(-29*time.Second)
-		if _, err := b.v.Verify(ctx, MustMint(t, b.server, c)); err != nil {
+		if _, err := b.V.Verify(ctx, MustMint(t, b.Server, c)); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
 	t.Run("UnknownClaimsIgnored", func(t *testing.T) {
 		m := claimsMap(auth.ServerIssuer, "acme")
 		m["sub"], m["custom"] = "someone", map[string]int{"a": 1}
-		if _, err := b.v.Verify(ctx, Forge(t, header("EdDSA", b.server.KID), m, edSigner(b.server.Private))); err != nil {
+		if _, err := b.V.Verify(ctx, Forge(t, header("EdDSA", b.Server.KID), m, edSigner(b.Server.Private))); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 	})
@@ -92,7 +94,7 @@ func TestVerify_Accepts(t *testing.T) {
 func TestVerify_Refuses(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	srv := edSigner(b.server.Private)
+	srv := edSigner(b.Server.Private)
 	// claims returns valid server claims for acme with edits applied.
 	claims := func(edit func(m map[string]any)) map[string]any {
 		m := claimsMap(auth.ServerIssuer, "acme")
@@ -102,13 +104,13 @@ func TestVerify_Refuses(t *testing.T) {
 		return m
 	}
 	hdr := func(edit func(h map[string]any)) map[string]any {
-		h := header("EdDSA", b.server.KID)
+		h := header("EdDSA", b.Server.KID)
 		if edit != nil {
 			edit(h)
 		}
 		return h
 	}
-	valid := func(t *testing.T) string { return MustMint(t, b.server, validClaims(auth.ServerIssuer, "acme")) }
+	valid := func(t *testing.T) string { return MustMint(t, b.Server, validClaims(auth.ServerIssuer, "acme")) }
 	b64 := base64.RawURLEncoding.EncodeToString
 
 	for _, tt := range []struct {
@@ -132,7 +134,7 @@ func TestVerify_Refuses(t *testing.T) {
 			return Forge(t, hdr(func(h map[string]any) { h["alg"] = "eddsa" }), claims(nil), srv)
 		}, auth.ErrMalformed},
 		{"HS256WithPublicKeyAsSecret", func(t *testing.T) string {
-			secret := []byte(b.server.Private.Public().(ed25519.PublicKey))
+			secret := []byte(b.Server.Private.Public().(ed25519.PublicKey))
 			return Forge(t, hdr(func(h map[string]any) { h["alg"] = "HS256" }), claims(nil), func(in []byte) []byte {
 				m := hmac.New(sha256.New, secret)
 				m.Write(in)
@@ -188,7 +190,7 @@ func TestVerify_Refuses(t *testing.T) {
 			return Forge(t, hdr(func(h map[string]any) { h["b64"] = false }), claims(nil), srv)
 		}, auth.ErrMalformed},
 		{"DuplicateAlg", func(t *testing.T) string {
-			raw := `{"alg":"none","typ":"call-view+jwt","kid":"` + b.server.KID + `","alg":"EdDSA"}`
+			raw := `{"alg":"none","typ":"call-view+jwt","kid":"` + b.Server.KID + `","alg":"EdDSA"}`
 			return Forge(t, raw, claims(nil), srv)
 		}, auth.ErrMalformed},
 		{"CaseVariantHeader", func(t *testing.T) string {
@@ -212,8 +214,8 @@ func TestVerify_Refuses(t *testing.T) {
 			return tok[:strings.LastIndexByte(tok, '.')+1]
 		}, auth.ErrMalformed},
 		{"JSONSerialization", func(t *testing.T) string {
-			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: b.server.Private},
-				(&jose.SignerOptions{}).WithType(auth.TokenType).WithHeader("kid", b.server.KID))
+			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: b.Server.Private},
+				(&jose.SignerOptions{}).WithType(auth.TokenType).WithHeader("kid", b.Server.KID))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,22 +377,22 @@ func TestVerify_Refuses(t *testing.T) {
 		}, auth.ErrMalformed},
 		{"TenantAKeyForTenantB", func(t *testing.T) string {
 			// acme's key, beta as issuer and tenant: looked up under beta only.
-			return Forge(t, header("EdDSA", b.acmeEd.KID), claimsMap("beta", "beta"), edSigner(b.acmeEd.Private))
+			return Forge(t, header("EdDSA", b.AcmeEd.KID), claimsMap("beta", "beta"), edSigner(b.AcmeEd.Private))
 		}, auth.ErrSignature},
 		{"TenantAIssuerForTenantB", func(t *testing.T) string {
-			return Forge(t, header("EdDSA", b.acmeEd.KID), claimsMap("acme", "beta"), edSigner(b.acmeEd.Private))
+			return Forge(t, header("EdDSA", b.AcmeEd.KID), claimsMap("acme", "beta"), edSigner(b.AcmeEd.Private))
 		}, auth.ErrSignature},
 		{"TenantKeyWithServerIssuer", func(t *testing.T) string {
-			return Forge(t, header("EdDSA", b.acmeEd.KID), claimsMap(auth.ServerIssuer, "acme"), edSigner(b.acmeEd.Private))
+			return Forge(t, header("EdDSA", b.AcmeEd.KID), claimsMap(auth.ServerIssuer, "acme"), edSigner(b.AcmeEd.Private))
 		}, auth.ErrSignature},
 		{"ServerKeyWithTenantIssuer", func(t *testing.T) string {
-			return Forge(t, header("EdDSA", b.server.KID), claimsMap("acme", "acme"), srv)
+			return Forge(t, header("EdDSA", b.Server.KID), claimsMap("acme", "acme"), srv)
 		}, auth.ErrSignature},
 		{"EdDSAHeaderWithP256Key", func(t *testing.T) string {
-			return Forge(t, header("EdDSA", b.acmeECK), claimsMap("acme", "acme"), ecSigner(t, b.acmeEC))
+			return Forge(t, header("EdDSA", b.AcmeECK), claimsMap("acme", "acme"), ecSigner(t, b.AcmeEC))
 		}, auth.ErrSignature},
 		{"ES256HeaderWithEd25519Key", func(t *testing.T) string {
-			return Forge(t, header("ES256", b.acmeEd.KID), claimsMap("acme", "acme"), edSigner(b.acmeEd.Private))
+			return Forge(t, header("ES256", b.AcmeEd.KID), claimsMap("acme", "acme"), edSigner(b.AcmeEd.Private))
 		}, auth.ErrSignature},
 		{"UnknownTenant", func(t *testing.T) string {
 			return Forge(t, hdr(nil), claims(func(m map[string]any) { m["tid"] = "nosuch" }), srv)
@@ -400,23 +402,23 @@ func TestVerify_Refuses(t *testing.T) {
 		}, auth.ErrTenantInactive},
 		{"RevokedJTI", func(t *testing.T) string {
 			c := validClaims(auth.ServerIssuer, "acme")
-			if err := b.revs.RevokeJTI(ctx, "acme", c.ID, c.Expiry); err != nil {
+			if err := b.Revs.RevokeJTI(ctx, "acme", c.ID, c.Expiry); err != nil {
 				t.Fatal(err)
 			}
-			return MustMint(t, b.server, c)
+			return MustMint(t, b.Server, c)
 		}, auth.ErrRevoked},
 		{"IatBeforeTenantEpoch", func(t *testing.T) string {
-			if err := b.revs.RevokeAllBefore(ctx, "beta", testNow.Add(-time.Minute)); err != nil {
+			if err := b.Revs.RevokeAllBefore(ctx, "beta", testNow.Add(-time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			c := validClaims(auth.ServerIssuer, "beta")
 			c.IssuedAt = testNow.Add(-2 * time.Minute)
-			return MustMint(t, b.server, c)
+			return MustMint(t, b.Server, c)
 		}, auth.ErrRevoked},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tok := tt.token(t)
-			got, err := b.v.Verify(ctx, tok)
+			got, err := b.V.Verify(ctx, tok)
 			assertRefused(t, tok, got, err, tt.want)
 		})
 	}
@@ -454,12 +456,12 @@ func assertRefused(t *testing.T, tok string, got *auth.Claims, err, want error) 
 func TestVerify_HostileKidReachesStoreVerbatim(t *testing.T) {
 	b := setup(t)
 	kid := "../../etc/passwd"
-	tok := Forge(t, header("EdDSA", kid), claimsMap(auth.ServerIssuer, "acme"), edSigner(b.server.Private))
-	if _, err := b.v.Verify(context.Background(), tok); !errors.Is(err, auth.ErrSignature) {
+	tok := Forge(t, header("EdDSA", kid), claimsMap(auth.ServerIssuer, "acme"), edSigner(b.Server.Private))
+	if _, err := b.V.Verify(context.Background(), tok); !errors.Is(err, auth.ErrSignature) {
 		t.Fatalf("err = %v", err)
 	}
-	if len(b.keys.asked) != 1 || b.keys.asked[0] != kid {
-		t.Errorf("store asked for %q, want exactly [%q]", b.keys.asked, kid)
+	if len(b.Keys.Asked) != 1 || b.Keys.Asked[0] != kid {
+		t.Errorf("store asked for %q, want exactly [%q]", b.Keys.Asked, kid)
 	}
 }
 
@@ -479,15 +481,15 @@ func TestVerify_JKUNeverFetched(t *testing.T) {
 			h := header("EdDSA", evil.KID)
 			h[member] = ts.URL + "/jwks.json"
 			tok := Forge(t, h, claimsMap(auth.ServerIssuer, "acme"), edSigner(evil.Private))
-			got, err := b.v.Verify(context.Background(), tok)
+			got, err := b.V.Verify(context.Background(), tok)
 			assertRefused(t, tok, got, err, auth.ErrMalformed)
 		})
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the jku/x5u server got %d requests, want 0", n)
 	}
-	if len(b.keys.asked) != 0 {
-		t.Errorf("key store consulted for a token with a key URL: %q", b.keys.asked)
+	if len(b.Keys.Asked) != 0 {
+		t.Errorf("key store consulted for a token with a key URL: %q", b.Keys.Asked)
 	}
 }
 
@@ -505,8 +507,8 @@ func TestVerify_ExpiryLeewayBoundary(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := validClaims(auth.ServerIssuer, "acme")
 			c.IssuedAt, c.Expiry = testNow.Add(-10*time.Minute), testNow.Add(tt.exp)
-			tok := MustMint(t, b.server, c)
-			got, err := b.v.Verify(context.Background(), tok)
+			tok := MustMint(t, b.Server, c)
+			got, err := b.V.Verify(context.Background(), tok)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
@@ -521,11 +523,11 @@ func TestVerify_ExpiryLeewayBoundary(t *testing.T) {
 func TestVerify_FailsClosed(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	tok := MustMint(t, b.server, validClaims(auth.ServerIssuer, "acme"))
+	tok := MustMint(t, b.Server, validClaims(auth.ServerIssuer, "acme"))
 
-	t.Run("RedisDown", func(t *testing.T) {
-		v := *b.v
-		v.Revocations = auth.NewRevocations(DeadRedis(t), "x:", nil)
+	t.Run("RevocationStoreDown", func(t *testing.T) {
+		v := *b.V
+		v.Revocations = &authtest.Revocations{Err: errors.New("connection refused")}
 		got, err := v.Verify(ctx, tok)
 		assertRefused(t, tok, got, err, auth.ErrUnavailable)
 		if auth.Outcome(err) != "unavailable" {
@@ -533,19 +535,19 @@ func TestVerify_FailsClosed(t *testing.T) {
 		}
 	})
 	t.Run("KeyStoreDown", func(t *testing.T) {
-		v := *b.v
-		v.Keys = &memKeys{err: errors.New("connection refused")}
+		v := *b.V
+		v.Keys = &memKeys{Err: errors.New("connection refused")}
 		got, err := v.Verify(ctx, tok)
 		assertRefused(t, tok, got, err, auth.ErrUnavailable)
 	})
 	t.Run("TenantStoreDown", func(t *testing.T) {
-		v := *b.v
+		v := *b.V
 		v.Tenants = failingTenants{}
 		got, err := v.Verify(ctx, tok)
 		assertRefused(t, tok, got, err, auth.ErrUnavailable)
 	})
 	t.Run("NoRevocationChecker", func(t *testing.T) {
-		v := *b.v
+		v := *b.V
 		v.Revocations = nil
 		got, err := v.Verify(ctx, tok)
 		assertRefused(t, tok, got, err, auth.ErrUnavailable)
@@ -560,16 +562,16 @@ func (failingTenants) TenantActive(context.Context, string) (bool, error) {
 
 func TestVerify_ZeroLimitsAreDefaults(t *testing.T) {
 	b := setup(t)
-	v := *b.v
+	v := *b.V
 	v.Limits = auth.Limits{Leeway: 10 * time.Minute} // clamped to MaxLeeway
 	c := validClaims(auth.ServerIssuer, "acme")
 	c.IssuedAt, c.Expiry = testNow.Add(-30*time.Minute), testNow.Add(-61*time.Second)
-	if _, err := v.Verify(context.Background(), MustMint(t, b.server, c)); !errors.Is(err, auth.ErrExpired) {
+	if _, err := v.Verify(context.Background(), MustMint(t, b.Server, c)); !errors.Is(err, auth.ErrExpired) {
 		t.Fatalf("leeway not clamped: err = %v", err)
 	}
 	c = validClaims(auth.ServerIssuer, "acme")
 	c.Expiry = testNow.Add(59 * time.Minute)
-	if _, err := v.Verify(context.Background(), MustMint(t, b.server, c)); err != nil {
+	if _, err := v.Verify(context.Background(), MustMint(t, b.Server, c)); err != nil {
 		t.Fatalf("zero MaxLifetime should mean 1h: %v", err)
 	}
 }
@@ -609,5 +611,114 @@ func TestOutcome(t *testing.T) {
 		if got := auth.Outcome(err); got != want {
 			t.Errorf("Outcome(%v) = %q, want %q", err, got, want)
 		}
+	}
+}
+
+// TestVerify_TenantEpochCoversTheLeeway: a tenant-wide revocation at T
+// refuses every token of the tenant that may have been signed before T. A
+// tenant signs with its own clock, which Verify trusts to within the
+// leeway, so a tenant-signed token with iat up to the leeway after T may
+// be one of them; the server signs with its own clock, so its iat is
+// taken as it is.
+func TestVerify_TenantEpochCoversTheLeeway(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		at      time.Duration // the revocation, from now
+		tenant  bool
+		iat     time.Duration // after the revocation
+		revoked bool
+	}{
+		{"TenantSignedJustBefore", -time.Minute, true, -time.Second, true},
+		{"TenantSignedIatAheadInsideLeeway", -time.Minute, true, 29 * time.Second, true},
+		// The reproduction: revoked now, presented now, iat 29 s ahead.
+		{"TenantSignedIatInTheFuture", 0, true, 29 * time.Second, true},
+		{"TenantSignedAfterLeeway", -time.Minute, true, 31 * time.Second, false},
+		{"ServerSignedAfter", -time.Minute, false, time.Second, false},
+		{"ServerSignedBefore", -time.Minute, false, -time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			at := testNow.Add(tc.at)
+			if err := b.Revs.RevokeAllBefore(ctx, "acme", at); err != nil {
+				t.Fatal(err)
+			}
+			key, iss := b.Server, auth.ServerIssuer
+			if tc.tenant {
+				key, iss = b.AcmeEd, "acme"
+			}
+			c := validClaims(iss, "acme")
+			c.IssuedAt = at.Add(tc.iat)
+			c.Expiry = c.IssuedAt.Add(15 * time.Minute)
+			_, err := b.V.Verify(ctx, MustMint(t, key, c))
+			if got := errors.Is(err, auth.ErrRevoked); got != tc.revoked || (!tc.revoked && err != nil) {
+				t.Errorf("err = %v, want revoked %v", err, tc.revoked)
+			}
+		})
+	}
+}
+
+// TestFramingOrigins: only a refused token whose signature is good, and
+// whose refusal says nothing against its tenant's page (expired, revoked),
+// names the tenant whose origins may frame the error page.
+func TestFramingOrigins(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t)
+	origins := func(_ context.Context, tenant string) ([]string, error) {
+		return []string{"https://" + tenant + ".example"}, nil
+	}
+	expired := validClaims(auth.ServerIssuer, "acme")
+	expired.IssuedAt, expired.Expiry = testNow.Add(-time.Hour), testNow.Add(-10*time.Minute)
+	revoked := validClaims(auth.ServerIssuer, "acme")
+	if err := b.Revs.RevokeJTI(ctx, "acme", revoked.ID, revoked.Expiry); err != nil {
+		t.Fatal(err)
+	}
+	forged := MustMint(t, MustSigningKey(t), validClaims(auth.ServerIssuer, "acme"))
+	for _, tc := range []struct {
+		name string
+		tok  string
+		want bool
+	}{
+		{"Expired", MustMint(t, b.Server, expired), true},
+		{"Revoked", MustMint(t, b.Server, revoked), true},
+		{"BadSignature", forged, false},
+		{"Garbage", "a.b.c", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := b.V.Verify(ctx, tc.tok)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			got := b.V.FramingOrigins(ctx, tc.tok, err, origins)
+			if (len(got) == 1 && got[0] == "https://acme.example") != tc.want {
+				t.Errorf("origins %v, want some: %v", got, tc.want)
+			}
+		})
+	}
+	// A forged token claiming an expired refusal still names nobody.
+	if got := b.V.FramingOrigins(ctx, forged, auth.ErrExpired.Err(), origins); got != nil {
+		t.Errorf("forged token framed by %v", got)
+	}
+}
+
+// TestRefusalRoundTrip: a refusal crosses the wire as its string and comes
+// back the same value, kind and public message included.
+func TestRefusalRoundTrip(t *testing.T) {
+	for _, r := range []auth.Refusal{auth.ErrMalformed, auth.ErrSignature, auth.ErrClaims, auth.ErrExpired,
+		auth.ErrNotYetValid, auth.ErrRevoked, auth.ErrTenantInactive, auth.ErrUnavailable} {
+		got, ok := auth.ParseRefusal(string(r))
+		if !ok || got != r {
+			t.Errorf("ParseRefusal(%q) = %q, %v", r, got, ok)
+		}
+		err := r.Err()
+		if back, _ := auth.RefusalOf(err); back != r || !errors.Is(err, r) || callscope.KindOf(err) != r.Kind() {
+			t.Errorf("%s: RefusalOf = %q, kind %s", r, back, callscope.KindOf(err))
+		}
+		if auth.Outcome(err) != string(r) {
+			t.Errorf("Outcome = %q", auth.Outcome(err))
+		}
+	}
+	if _, ok := auth.ParseRefusal("invalid"); ok {
+		t.Error("a kind that is no refusal parsed as one")
 	}
 }

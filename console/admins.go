@@ -8,14 +8,14 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
-	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 )
 
 // AdminsProps is the administrators page: the list, disable and enable
 // buttons, and the forms that add an admin and reset a password.
 type AdminsProps struct {
 	Chrome
-	Admins   []auth.Admin
+	Admins   []authdb.Admin
 	SelfID   int64
 	NewEmail string // the add form's email, kept after an error
 	ResetFor string // the reset form's chosen admin, kept after an error

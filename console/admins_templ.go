@@ -6,19 +6,21 @@ package console
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
+import (
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
 
-import "github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+)
 
-func adminState(a auth.Admin) string {
+func adminState(a authdb.Admin) string {
 	if a.Disabled {
 		return "disabled"
 	}
 	return "active"
 }
 
-func adminBadge(a auth.Admin) string {
+func adminBadge(a authdb.Admin) string {
 	if a.Disabled {
 		return "badge badge-warn"
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/ladder"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/tenant"
 )
 
@@ -65,11 +66,11 @@ func (f SearchForm) values() url.Values {
 	return q
 }
 
-// filter turns the form into a query.Filter, collecting one message per
+// filter turns the form into a queryapi.Filter, collecting one message per
 // field at fault.
-func (f SearchForm) filter() (query.Filter, map[string]string) {
+func (f SearchForm) filter() (queryapi.Filter, map[string]string) {
 	errs := map[string]string{}
-	qf := query.Filter{CallID: f.CallID, CorrelationID: f.CorrelationID, FromUser: f.FromUser, ToUser: f.ToUser,
+	qf := queryapi.Filter{CallID: f.CallID, CorrelationID: f.CorrelationID, FromUser: f.FromUser, ToUser: f.ToUser,
 		RURIUser: f.RURIUser, IP: f.IP, Method: strings.ToUpper(f.Method), UserAgent: f.UserAgent, Cursor: f.Cursor}
 	var ok bool
 	if qf.From, ok = parseFormTime(f.From); !ok {
@@ -90,7 +91,7 @@ func (f SearchForm) filter() (query.Filter, map[string]string) {
 	}
 	qf.TenantID = num("tenant", f.Tenant, 0, 1<<62, "Choose a tenant from the list.")
 	qf.Status = int(num("status", f.Status, 100, 699, "A SIP status code is between 100 and 699."))
-	qf.Limit = int(num("limit", f.Limit, 1, query.MaxLimit, "Between 1 and "+strconv.Itoa(query.MaxLimit)+"."))
+	qf.Limit = int(num("limit", f.Limit, 1, queryapi.MaxLimit, "Between 1 and "+strconv.Itoa(queryapi.MaxLimit)+"."))
 	if f.CaptureID != "" {
 		if id := num("capture_id", f.CaptureID, 0, 0xFFFFFFFF, "A capture ID is a number from 0 to 4294967295."); errs["capture_id"] == "" {
 			u := uint32(id)
@@ -135,7 +136,7 @@ type SearchProps struct {
 	Form        SearchForm
 	Errors      map[string]string
 	Tenants     []tenant.Tenant
-	Calls       []query.CallSummary
+	Calls       []queryapi.CallSummary
 	Searched    bool
 	NextURL     string
 	Unavailable string
@@ -200,7 +201,7 @@ func (r callRef) values() url.Values {
 
 // callLink is the call page of a search result: its window widened by
 // query.LegWindow each way so the correlated legs are found too.
-func callLink(cs query.CallSummary) string {
+func callLink(cs queryapi.CallSummary) string {
 	r := callRef{TenantID: cs.TenantID, CallID: cs.CallID,
 		From: cs.First.Add(-query.LegWindow).Truncate(time.Second), To: cs.Last.Add(query.LegWindow + time.Second).Truncate(time.Second)}
 	return "/calls/view?" + r.values().Encode()
@@ -236,7 +237,7 @@ func (s *Server) needCalls() error {
 type CallProps struct {
 	Chrome
 	Ref       callRef
-	Call      *query.Call
+	Call      *queryapi.Call
 	Diagram   ladder.Diagram
 	Events    []ladder.Event
 	GroupByIP bool

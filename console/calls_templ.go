@@ -6,14 +6,14 @@ package console
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import "github.com/a-h/templ"
-import templruntime "github.com/a-h/templ/runtime"
-
 import (
 	"strconv"
 	"time"
 
-	"github.com/callscope/callscope/query"
+	"github.com/a-h/templ"
+	templruntime "github.com/a-h/templ/runtime"
+
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/templates"
 )
 
@@ -556,7 +556,7 @@ func SearchPage(p SearchProps) templ.Component {
 	})
 }
 
-func results(calls []query.CallSummary) templ.Component {
+func results(calls []queryapi.CallSummary) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {

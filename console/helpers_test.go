@@ -19,12 +19,16 @@ import (
 
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
@@ -53,13 +57,13 @@ func (c *clock) Advance(d time.Duration) {
 // real query service behind it and every auth store wired.
 type bundle struct {
 	db         *db.DB
-	tenants    *tenant.Store
-	admins     *auth.AdminStore
-	apikeys    *auth.APIKeys
-	tkeys      *auth.TenantKeys
-	tokens     *auth.Tokens
+	tenants    *tenantdb.Store
+	admins     *authdb.AdminStore
+	apikeys    *authdb.APIKeys
+	tkeys      *authdb.TenantKeys
+	tokens     *authdb.Tokens
 	minter     *auth.Minter
-	audit      *auth.AuditWriter
+	audit      *authdb.AuditWriter
 	adminlog   *adminaudit.Store
 	clock      *clock
 	srv        *httptest.Server
@@ -81,7 +85,7 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	d := dbtest.New(tb)
 	rdb, prefix := redistest.New(tb)
-	b := &bundle{db: d, tenants: tenant.NewStore(d), admins: auth.NewAdminStore(d, cheapParams),
+	b := &bundle{db: d, tenants: tenantdb.NewStore(d), admins: authdb.NewAdminStore(d, cheapParams),
 		clock: &clock{t: time.Now().UTC()}}
 	if _, err := b.admins.Create(ctx, adminEmail, adminPassword); err != nil {
 		tb.Fatal(err)
@@ -90,25 +94,25 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	b.beta = MustTenant(tb, b.tenants, "beta")
 
 	qe := web.New(log, "query")
-	query.NewServer(query.NewStore(d), b.tenants, nil, "svc", log).Routes(qe.Group(""))
+	query.NewServer(query.NewStore(d), tenantdb.NewCache(b.tenants, time.Millisecond), nil, query.Credentials{Console: "svc"}, log).Routes(qe.Group(""))
 	qsrv := httptest.NewServer(qe)
 	tb.Cleanup(qsrv.Close)
 
 	var stores console.Stores
 	if !o.noStores {
-		revs := auth.NewRevocations(rdb, prefix, nil)
+		revs := authredis.NewRevocations(rdb, prefix, nil)
 		sealer, err := auth.NewSealer("test secret that is long enough for the sealer")
 		if err != nil {
 			tb.Fatal(err)
 		}
-		keys := auth.NewKeyStore(d, sealer)
+		keys := authdb.NewKeyStore(d, sealer)
 		if err := keys.EnsureActive(ctx); err != nil {
 			tb.Fatal(err)
 		}
-		b.apikeys, b.tkeys = auth.NewAPIKeys(d), auth.NewTenantKeys(d, b.tenants)
-		b.tokens = auth.NewTokens(d, b.tenants, revs)
+		b.apikeys, b.tkeys = authdb.NewAPIKeys(d), authdb.NewTenantKeys(d, tenantdb.NewCache(b.tenants, time.Millisecond))
+		b.tokens = authdb.NewTokens(d, b.tenants, revs, auth.DefaultLimits())
 		b.minter = auth.NewMinter(keys, b.tokens, auth.DefaultLimits(), "https://view.example.com")
-		b.audit = auth.NewAuditWriter(d, auth.AuditOptions{})
+		b.audit = authdb.NewAuditWriter(d, authdb.AuditOptions{})
 		b.adminlog = adminaudit.NewStore(d)
 		stores = console.Stores{APIKeys: b.apikeys, TenantKeys: b.tkeys, Minter: b.minter, Tokens: b.tokens, Audit: b.audit, AdminLog: b.adminlog}
 	}
@@ -116,7 +120,7 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	s := console.New(cfg, b.admins, b.tenants, rdb, prefix, query.NewClient(qsrv.URL, "svc", nil), stores, log)
+	s := console.New(cfg, b.admins, b.tenants, rdb, prefix, queryapi.NewClient(qsrv.URL, "svc", nil), stores, log)
 	e := web.New(log, "console")
 	s.Routes(e)
 	b.srv = httptest.NewServer(e)
@@ -124,7 +128,7 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	return b
 }
 
-func MustTenant(tb testing.TB, s *tenant.Store, slug string) tenant.Tenant {
+func MustTenant(tb testing.TB, s *tenantdb.Store, slug string) tenant.Tenant {
 	tb.Helper()
 	t, err := s.Create(context.Background(), tenant.New{Slug: slug})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
-	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/tenant"
 )
 
@@ -18,8 +18,8 @@ import (
 type KeysProps struct {
 	Chrome
 	Tenant        tenant.Tenant
-	APIKeys       []auth.APIKey
-	TenantKeys    []auth.TenantKey
+	APIKeys       []authdb.APIKey
+	TenantKeys    []authdb.TenantKey
 	HasAPIKeys    bool
 	HasTenantKeys bool
 	KeyName       string

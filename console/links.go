@@ -8,6 +8,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/tenant"
 )
 
@@ -18,7 +19,7 @@ type LinksProps struct {
 	HasLinks bool
 	HasAudit bool
 	Links    []auth.IssuedToken
-	Views    []auth.AuditRecord
+	Views    []authdb.AuditRecord
 	Notice   string
 }
 
@@ -41,7 +42,7 @@ func (s *Server) linksPage(c echo.Context) error {
 	p := LinksProps{Chrome: s.page(c, "Links of "+t.Slug, "tenants"), Tenant: t, Notice: linkNotices[c.QueryParam("done")]}
 	if s.stores.Tokens != nil {
 		p.HasLinks = true
-		if p.Links, err = s.stores.Tokens.ListTokens(ctx(c), t.ID, auth.TokenFilter{ActiveOnly: true, Limit: linksShown}); err != nil {
+		if p.Links, err = s.stores.Tokens.ListTokens(ctx(c), t.ID, authdb.TokenFilter{ActiveOnly: true, Limit: linksShown}); err != nil {
 			return err
 		}
 	}

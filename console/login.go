@@ -98,7 +98,7 @@ var errCSRF = callscope.Errorf(callscope.Forbidden, "This form has expired or di
 // checkCSRF refuses a state-changing request unless the browser says it
 // came from this site (Sec-Fetch-Site, Origin: either may be absent in
 // older browsers, never wrong) and it carries the expected token in the
-// "csrf" form field, compared in constant time.
+// "csrf" field of its form body (never the URL), compared in constant time.
 func (s *Server) checkCSRF(c echo.Context, want string) error {
 	r := c.Request()
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
@@ -107,7 +107,8 @@ func (s *Server) checkCSRF(c echo.Context, want string) error {
 	if o := r.Header.Get("Origin"); o != "" && !s.sameOrigin(c, o) {
 		return errCSRF
 	}
-	got := c.FormValue("csrf")
+	// The body only: echo's FormValue would also read the query string.
+	got := r.PostFormValue("csrf")
 	if want == "" || len(got) != len(want) || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return errCSRF
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
 )
@@ -173,7 +174,7 @@ func TestCallPage(t *testing.T) {
 		if !strings.Contains(sp.testid("share-snippet").Text(), `<iframe src="`+u+`"`) {
 			t.Errorf("snippet %q", sp.testid("share-snippet").Text())
 		}
-		toks, err := b.tokens.ListTokens(t.Context(), b.acme.ID, auth.TokenFilter{ActiveOnly: true})
+		toks, err := b.tokens.ListTokens(t.Context(), b.acme.ID, authdb.TokenFilter{ActiveOnly: true})
 		if err != nil || len(toks) != 1 || toks[0].IssuedBy != "console:"+adminEmail || toks[0].CallID != "call-a@acme" ||
 			toks[0].ExpiresAt.Sub(toks[0].IssuedAt) != 15*time.Minute || len(toks[0].Scopes) != 1 {
 			t.Fatalf("recorded tokens %+v, %v", toks, err)
@@ -452,7 +453,12 @@ func TestLinksPage(t *testing.T) {
 		t.Error("audit section missing")
 	}
 	t.Run("RevokeOne", func(t *testing.T) {
-		mustStatus(t, br.post("/tenants/acme/links/revoke", url.Values{"jti": {cb.ID}}), http.StatusNotFound)
+		// jtis are per tenant: beta's jti revoked on acme's page revokes that
+		// jti among acme's tokens only, and beta's link stays live.
+		mustRedirect(t, br.post("/tenants/acme/links/revoke", url.Values{"jti": {cb.ID}}), "/tenants/acme/links?done=revoked")
+		if beta := br.get("/tenants/beta/links"); beta.testid("link-row").Length() != 1 || !strings.Contains(string(beta.body), cb.ID) {
+			t.Fatal("acme's page revoked beta's link")
+		}
 		mustRedirect(t, br.post("/tenants/acme/links/revoke", url.Values{"jti": {c1.ID}}), "/tenants/acme/links?done=revoked")
 		if br.get("/tenants/acme/links").testid("link-row").Length() != 1 {
 			t.Fatal("revoked link still listed")

@@ -15,11 +15,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/callscope/callscope"
-	"github.com/callscope/callscope/auth"
-	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/static"
 	"github.com/callscope/callscope/templates"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
@@ -54,31 +55,31 @@ func DefaultLoginLimits() (perIP, perAccount redis_rate.Limit) {
 // Stores are the auth stores the key and sharing pages use. Any may be nil
 // while the build lacks it: its page then says the feature is unavailable.
 type Stores struct {
-	APIKeys    APIKeyStore    // *auth.APIKeys
-	TenantKeys TenantKeyStore // *auth.TenantKeys
+	APIKeys    APIKeyStore    // *authdb.APIKeys
+	TenantKeys TenantKeyStore // *authdb.TenantKeys
 	Minter     LinkMinter     // *auth.Minter
-	Tokens     LinkStore      // *auth.Tokens
-	Audit      ViewAudit      // *auth.AuditWriter
+	Tokens     LinkStore      // *authdb.Tokens
+	Audit      ViewAudit      // *authdb.AuditWriter
 	AdminLog   AdminLog       // *adminaudit.Store
 }
 
 // Server is the admin console.
 type Server struct {
 	cfg      Config
-	admins   *auth.AdminStore
-	tenants  *tenant.Store
+	admins   *authdb.AdminStore
+	tenants  *tenantdb.Store
 	calls    Calls // nil until a query client is configured
 	stores   Stores
 	sessions *Sessions
-	limiter  *auth.RateLimiter
+	limiter  *authredis.RateLimiter
 	log      *slog.Logger
 	now      func() time.Time
 }
 
 // New returns the console. qc may be nil: the call pages then answer
 // "unavailable". keyPrefix namespaces the console's Redis keys.
-func New(cfg Config, admins *auth.AdminStore, tenants *tenant.Store, rdb redis.UniversalClient, keyPrefix string,
-	qc *query.Client, stores Stores, log *slog.Logger) *Server {
+func New(cfg Config, admins *authdb.AdminStore, tenants *tenantdb.Store, rdb redis.UniversalClient, keyPrefix string,
+	qc *queryapi.Client, stores Stores, log *slog.Logger) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -92,7 +93,7 @@ func New(cfg Config, admins *auth.AdminStore, tenants *tenant.Store, rdb redis.U
 	s := &Server{
 		cfg: cfg, admins: admins, tenants: tenants, stores: stores, log: log, now: cfg.Now,
 		sessions: NewSessions(rdb, keyPrefix, cfg.IdleTimeout, cfg.AbsoluteTimeout, cfg.Now),
-		limiter:  auth.NewRateLimiter(rdb, keyPrefix, auth.RateLimits{}),
+		limiter:  authredis.NewRateLimiter(rdb, keyPrefix, authredis.RateLimits{}),
 	}
 	if qc != nil {
 		s.calls = qc
@@ -172,11 +173,11 @@ func (s *Server) htmlErrors(next echo.HandlerFunc) echo.HandlerFunc {
 			s.log.ErrorContext(c.Request().Context(), "console request failed", "err", err,
 				"route", c.Path(), "request_id", web.RequestID(c))
 		} else if _, ok := err.(*echo.HTTPError); ok || msg == "" {
-			msg = http.StatusText(web.Status(kind))
+			msg = http.StatusText(web.StatusOf(err))
 		}
 		sess, _ := c.Get(sessionKey).(*Session)
 		p := ErrorProps{Chrome: s.chrome(c, sess, "Error", ""), Kind: string(kind), Message: msg, RequestID: web.RequestID(c)}
-		return s.render(c, web.Status(kind), ErrorPage(p))
+		return s.render(c, web.StatusOf(err), ErrorPage(p))
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 	"github.com/callscope/callscope"
 )
 
-// Session timeouts of DESIGN.md's console: an idle admin is logged out
-// after 30 minutes, anyone after 12 hours whatever they do.
+// Session timeouts: an idle admin is logged out after 30 minutes, anyone
+// after 12 hours whatever they do.
 const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour

@@ -163,17 +163,22 @@ func TestCSRF(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		form    url.Values
+		query   url.Values
 		headers map[string]string
 	}{
-		"NoToken":        {form: form("")},
-		"WrongToken":     {form: form(strings.Repeat("A", 43))},
-		"CrossSite":      {form: form(br.csrf), headers: map[string]string{"Sec-Fetch-Site": "cross-site"}},
-		"ForeignOrigin":  {form: form(br.csrf), headers: map[string]string{"Origin": "https://evil.example"}},
-		"NullOrigin":     {form: form(br.csrf), headers: map[string]string{"Origin": "null"}},
-		"OtherSiteToken": {form: form(b.MustAdminBrowser(t).csrf)},
+		// The token belongs in the form body: a link carrying it (shared,
+		// logged, in a Referer) must not make a request look like the
+		// console's own form.
+		"TokenInQueryString": {form: form("-"), query: url.Values{"csrf": {br.csrf}}},
+		"NoToken":            {form: form("")},
+		"WrongToken":         {form: form(strings.Repeat("A", 43))},
+		"CrossSite":          {form: form(br.csrf), headers: map[string]string{"Sec-Fetch-Site": "cross-site"}},
+		"ForeignOrigin":      {form: form(br.csrf), headers: map[string]string{"Origin": "https://evil.example"}},
+		"NullOrigin":         {form: form(br.csrf), headers: map[string]string{"Origin": "null"}},
+		"OtherSiteToken":     {form: form(b.MustAdminBrowser(t).csrf)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodPost, b.srv.URL+"/tenants", strings.NewReader(tc.form.Encode()))
+			req, _ := http.NewRequest(http.MethodPost, b.srv.URL+"/tenants?"+tc.query.Encode(), strings.NewReader(tc.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			for k, v := range tc.headers {
 				req.Header.Set(k, v)
@@ -225,6 +230,27 @@ func TestSecurityHeaders(t *testing.T) {
 			if h.Get(k) != v {
 				t.Errorf("%s: %s = %q", path, k, h.Get(k))
 			}
+		}
+	}
+}
+
+// TestSecureCookiesUseHostPrefix: with secure cookies on, every cookie is
+// __Host-: Secure, Path=/ and no Domain, so that no sibling domain or
+// plain-HTTP page can set or shadow it.
+func TestSecureCookiesUseHostPrefix(t *testing.T) {
+	b := setup(t, options{cfg: func(c *console.Config) { c.SecureCookies = true }})
+	resp, err := http.Get(b.srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if len(cookies) == 0 {
+		t.Fatal("the login page set no cookie")
+	}
+	for _, c := range cookies {
+		if !strings.HasPrefix(c.Name, "__Host-") || !c.Secure || c.Path != "/" || c.Domain != "" {
+			t.Errorf("cookie %s: Secure %v Path %q Domain %q", c.Name, c.Secure, c.Path, c.Domain)
 		}
 	}
 }

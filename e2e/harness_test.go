@@ -247,6 +247,17 @@ func (c *Callscope) Start(t *testing.T) {
 	outMu.Unlock()
 }
 
+// Set replaces (or adds) setting name in the server's environment.
+func (c *Callscope) Set(name, value string) {
+	for i, kv := range c.Env {
+		if strings.HasPrefix(kv, name+"=") {
+			c.Env[i] = name + "=" + value
+			return
+		}
+	}
+	c.Env = append(c.Env, name+"="+value)
+}
+
 // CLI runs a callscope subcommand with the server's environment, as an
 // operator would, and returns its stdout. A non-zero exit fails the test.
 func (c *Callscope) CLI(t *testing.T, args ...string) string {

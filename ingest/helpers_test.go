@@ -20,13 +20,14 @@ import (
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/hep"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // bundle is one running ingest Server on its own database.
 type bundle struct {
 	t     *testing.T
 	db    *db.DB
-	store *tenant.Store
+	store *tenantdb.Store
 	srv   *Server
 	cfg   Config
 
@@ -70,7 +71,7 @@ func setup(t *testing.T, mods ...func(*Config)) *bundle {
 // start runs a Server over d with cfg until the test ends (or stop).
 func start(t *testing.T, d *db.DB, cfg Config) *bundle {
 	t.Helper()
-	b := &bundle{t: t, db: d, store: tenant.NewStore(d), cfg: cfg}
+	b := &bundle{t: t, db: d, store: tenantdb.NewStore(d), cfg: cfg}
 	srv, err := New(cfg, d, b.store, prometheus.NewRegistry(), testLogger(t))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -127,7 +128,7 @@ func (b *bundle) waitDropped(reason string, n float64) {
 }
 
 // MustTenant creates a tenant.
-func MustTenant(tb testing.TB, s *tenant.Store, slug string) tenant.Tenant {
+func MustTenant(tb testing.TB, s *tenantdb.Store, slug string) tenant.Tenant {
 	tb.Helper()
 	t, err := s.Create(context.Background(), tenant.New{Slug: slug})
 	if err != nil {
@@ -137,7 +138,7 @@ func MustTenant(tb testing.TB, s *tenant.Store, slug string) tenant.Tenant {
 }
 
 // MustNode registers a capture node.
-func MustNode(tb testing.TB, s *tenant.Store, tenantID int64, n tenant.NewNode) {
+func MustNode(tb testing.TB, s *tenantdb.Store, tenantID int64, n tenant.NewNode) {
 	tb.Helper()
 	if _, err := s.AddNode(context.Background(), tenantID, n); err != nil {
 		tb.Fatalf("add node %d: %v", n.CaptureID, err)

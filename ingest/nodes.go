@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // nodeEntry is a capture node as the hot path needs it: the node and its
@@ -32,7 +33,7 @@ const maxUnclaimed = 1000
 // behind an atomic pointer; a refresh builds a new map and swaps it in, so
 // lookups never take a lock.
 type resolver struct {
-	store *tenant.Store
+	store *tenantdb.Store
 	byTen *prometheus.CounterVec
 	nodes atomic.Pointer[nodeMap]
 
@@ -45,7 +46,7 @@ type resolver struct {
 	unclaimed map[uint32]*tenant.Unclaimed
 }
 
-func newResolver(store *tenant.Store, byTenant *prometheus.CounterVec) *resolver {
+func newResolver(store *tenantdb.Store, byTenant *prometheus.CounterVec) *resolver {
 	r := &resolver{store: store, byTen: byTenant, unclaimed: map[uint32]*tenant.Unclaimed{}}
 	empty := nodeMap{}
 	r.nodes.Store(&empty)

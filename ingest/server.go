@@ -18,7 +18,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/sip"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // Server is the HEP collector: listeners, node resolution, the write queue,
@@ -59,7 +59,7 @@ type Server struct {
 // New builds a Server. It checks cfg (an Invalid error names the setting),
 // loads the TLS material when TLS is on, and registers the metrics on reg
 // (a fresh registry when nil). It binds nothing: see Listen.
-func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
+func New(cfg Config, d *db.DB, nodes *tenantdb.Store, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -126,8 +126,8 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 }
 
 // Listen binds every listener (UDP and TCP on HEPAddr, TLS on TLSAddr),
-// loads the node map, makes today's partitions and replays what an earlier
-// process left in the spool. Any failure is returned: a port that is taken
+// loads the node map and replays what an earlier process left in the
+// spool. Any failure is returned: a port that is taken
 // or a node map that cannot be read stops the start. A spool replay that
 // PostgreSQL refuses is not an error: Run retries it.
 func (s *Server) Listen(ctx context.Context) error {
@@ -142,10 +142,6 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.spool = sp
 	if err := s.nodes.refresh(ctx, true); err != nil {
-		s.closeListeners()
-		return err
-	}
-	if err := s.ensurePartitions(ctx); err != nil {
 		s.closeListeners()
 		return err
 	}
@@ -369,15 +365,14 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// maintain keeps the node map fresh, reports unknown capture IDs and makes
-// partitions ahead of time, until ctx ends.
+// maintain keeps the node map fresh and reports unknown capture IDs until
+// ctx ends. (Partitions are retention's: rows that arrive before their day's
+// partition exists wait in DEFAULT and move when it is created.)
 func (s *Server) maintain(ctx context.Context) {
 	nodes := time.NewTicker(s.cfg.NodeRefresh)
 	defer nodes.Stop()
 	unclaimed := time.NewTicker(s.cfg.UnclaimedFlush)
 	defer unclaimed.Stop()
-	parts := time.NewTicker(time.Hour)
-	defer parts.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -390,20 +385,6 @@ func (s *Server) maintain(ctx context.Context) {
 			if err := s.nodes.flushUnclaimed(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("ingest: unclaimed flush failed; will retry", "err", err)
 			}
-		case <-parts.C:
-			if err := s.ensurePartitions(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("ingest: partition maintenance failed", "err", err)
-			}
 		}
 	}
-}
-
-// ensurePartitions makes the daily partitions from yesterday to two days
-// ahead, so that rows never pile up in the default partition.
-func (s *Server) ensurePartitions(ctx context.Context) error {
-	now := time.Now()
-	if _, err := s.db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(48*time.Hour)); err != nil {
-		return fmt.Errorf("ingest: partitions: %w", err)
-	}
-	return nil
 }

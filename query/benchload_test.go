@@ -11,8 +11,10 @@ import (
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // benchURL is the database the 10-million-message benchmarks reuse.
@@ -41,7 +43,7 @@ func TestLoadBenchDatabase(t *testing.T) {
 	if _, err := d.EnsurePartitions(ctx, benchDay.Add(-24*time.Hour), benchDay.Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	var ids []int64
 	for i := range 20 {
 		slug := fmt.Sprintf("bench-%02d", i)
@@ -120,7 +122,7 @@ func BenchmarkSearchBench(b *testing.B) {
 	}
 	defer d.Close()
 	s := query.NewStore(d)
-	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	tn, err := tenantdb.NewStore(d).BySlug(ctx, "bench-03")
 	if err != nil {
 		b.Skip(err)
 	}
@@ -152,7 +154,7 @@ func BenchmarkSearch(b *testing.B) {
 	}
 	querytest.MustInsert(b, bb.db.Owner(), rows...)
 	bb.db.Owner().Exec(context.Background(), "ANALYZE sip_messages")
-	f := query.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: bb.acme.ID, FromUser: "*0001234"}
+	f := queryapi.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: bb.acme.ID, FromUser: "*0001234"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := bb.store.Search(context.Background(), f); err != nil {

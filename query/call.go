@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/query/queryapi"
 )
 
 // LegWindow is how far before the call's first and after its last message
@@ -23,72 +24,6 @@ const LegWindow = 5 * time.Minute
 // Call-ID to name the B leg.
 const B2BSuffix = "_b2b-1"
 
-// TenantInfo is the part of a tenant a call's reader needs.
-type TenantInfo struct {
-	ID           int64             `json:"id"`
-	Slug         string            `json:"slug"`
-	Aliases      map[string]string `json:"aliases,omitempty"`
-	EmbedOrigins []string          `json:"embed_origins,omitempty"`
-}
-
-// Message is one stored SIP message.
-type Message struct {
-	CallID        string         `json:"call_id"`
-	Leg           int            `json:"leg"` // 0 = the call asked for, 1.. = correlated legs
-	CapturedAt    time.Time      `json:"captured_at"`
-	ReceivedAt    time.Time      `json:"received_at"`
-	Src           netip.AddrPort `json:"src"`
-	Dst           netip.AddrPort `json:"dst"`
-	Transport     string         `json:"transport"`
-	CaptureID     uint32         `json:"capture_id"`
-	NodeName      string         `json:"node_name,omitempty"`
-	Method        string         `json:"method,omitempty"`
-	Status        int            `json:"status,omitempty"`
-	Reason        string         `json:"reason,omitempty"`
-	CSeq          int64          `json:"cseq,omitempty"`
-	CSeqMethod    string         `json:"cseq_method,omitempty"`
-	CorrelationID string         `json:"correlation_id,omitempty"`
-	HasSDP        bool           `json:"has_sdp,omitempty"`
-	Payload       []byte         `json:"payload"`
-}
-
-// Event is a non-SIP HEP payload of the call: a LOG line (100), RTCP
-// (5) or a QoS report (34, 35).
-type Event struct {
-	CapturedAt    time.Time      `json:"captured_at"`
-	ReceivedAt    time.Time      `json:"received_at"`
-	PayloadType   int            `json:"payload_type"`
-	CallID        string         `json:"call_id,omitempty"`
-	CorrelationID string         `json:"correlation_id,omitempty"`
-	Src           netip.AddrPort `json:"src"`
-	Dst           netip.AddrPort `json:"dst"`
-	CaptureID     uint32         `json:"capture_id"`
-	Payload       []byte         `json:"payload"`
-}
-
-// Kind names the event for display: "log", "rtcp", "qos" or "hep-N".
-func (e Event) Kind() string {
-	switch e.PayloadType {
-	case 100:
-		return "log"
-	case 5:
-		return "rtcp"
-	case 34, 35:
-		return "qos"
-	}
-	return fmt.Sprintf("hep-%d", e.PayloadType)
-}
-
-// Call is one call with its correlated legs and events, in capture order.
-type Call struct {
-	Tenant   TenantInfo   `json:"tenant"`
-	CallID   string       `json:"call_id"`
-	Legs     []string     `json:"legs"` // Legs[0] is CallID; Message.Leg indexes it
-	Messages []Message    `json:"messages"`
-	Events   []Event      `json:"events"`
-	Window   [2]time.Time `json:"window"` // the [from, to] that was read
-}
-
 // Call returns callID of tenantID with its correlated legs (same
 // correlation id, an X-CID naming it, or Call-ID + "_b2b-1") and its
 // events, reading only messages captured in [from, to]. Legs are looked
@@ -97,17 +32,17 @@ type Call struct {
 // Returns NotFound if the tenant has no message of callID in [from, to],
 // whether or not another tenant or another time holds one; Invalid for an
 // empty call id or window.
-func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*Call, error) {
-	return s.readCall(ctx, TenantInfo{ID: tenantID}, false, callID, from, to)
+func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*queryapi.Call, error) {
+	return s.readCall(ctx, queryapi.TenantInfo{ID: tenantID}, false, callID, from, to)
 }
 
 // CallOf is Call for a tenant the caller has already read (the view route
 // has it from its tenant cache): the same read, less the tenant row.
-func (s *Store) CallOf(ctx context.Context, t TenantInfo, callID string, from, to time.Time) (*Call, error) {
+func (s *Store) CallOf(ctx context.Context, t queryapi.TenantInfo, callID string, from, to time.Time) (*queryapi.Call, error) {
 	return s.readCall(ctx, t, true, callID, from, to)
 }
 
-func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, callID string, from, to time.Time) (*Call, error) {
+func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant bool, callID string, from, to time.Time) (*queryapi.Call, error) {
 	switch {
 	case t.ID <= 0:
 		return nil, callscope.FieldError("tenant_id", "required")
@@ -115,10 +50,10 @@ func (s *Store) readCall(ctx context.Context, t TenantInfo, haveTenant bool, cal
 		return nil, callscope.FieldError("call_id", "required")
 	case from.IsZero() || to.IsZero() || to.Before(from):
 		return nil, callscope.FieldError("window", "needs from <= to")
-	case to.Sub(from) > MaxRange:
-		return nil, callscope.FieldError("window", "may not exceed %d days", int(MaxRange/(24*time.Hour)))
+	case to.Sub(from) > queryapi.MaxRange:
+		return nil, callscope.FieldError("window", "may not exceed %d days", int(queryapi.MaxRange/(24*time.Hour)))
 	}
-	var call *Call
+	var call *queryapi.Call
 	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, callID, from, to), func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil { // plan_cache_mode
 			return err
@@ -265,8 +200,8 @@ func callBatch(tenantID int64, haveTenant bool, callID string, from, to time.Tim
 
 // readTenantInfo reads the tenant row callBatch asked for. A tenant that
 // does not exist (or is not this transaction's) holds no call.
-func readTenantInfo(br pgx.BatchResults) (TenantInfo, error) {
-	var t TenantInfo
+func readTenantInfo(br pgx.BatchResults) (queryapi.TenantInfo, error) {
+	var t queryapi.TenantInfo
 	err := br.QueryRow().Scan(&t.ID, &t.Slug, &t.Aliases, &t.EmbedOrigins)
 	if err == pgx.ErrNoRows {
 		return t, errNoCall
@@ -275,7 +210,7 @@ func readTenantInfo(br pgx.BatchResults) (TenantInfo, error) {
 }
 
 // readCallResults reads callSQL's rows into a Call (without its Tenant).
-func readCallResults(br pgx.BatchResults, callID string, from, to time.Time) (*Call, error) {
+func readCallResults(br pgx.BatchResults, callID string, from, to time.Time) (*queryapi.Call, error) {
 	msgs, events, err := readCallRows(br)
 	if err != nil {
 		return nil, err
@@ -306,24 +241,24 @@ func readCallResults(br pgx.BatchResults, callID string, from, to time.Time) (*C
 		msgs[i].Leg = legIndex[msgs[i].CallID]
 	}
 
-	return &Call{CallID: callID, Legs: legs, Messages: msgs, Events: events,
+	return &queryapi.Call{CallID: callID, Legs: legs, Messages: msgs, Events: events,
 		Window: [2]time.Time{from.UTC(), to.UTC()}}, nil
 }
 
 // readCallRows splits callSQL's rows into messages and events, each in
 // capture order.
-func readCallRows(br pgx.BatchResults) ([]Message, []Event, error) {
+func readCallRows(br pgx.BatchResults) ([]queryapi.Message, []queryapi.Event, error) {
 	rows, err := br.Query()
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
 	var (
-		msgs   = make([]Message, 0, 32)
-		events []Event
+		msgs   = make([]queryapi.Message, 0, 32)
+		events []queryapi.Event
 		// Scan targets escape to the heap: declared once, not per row.
 		kind, status     int16
-		m                Message
+		m                queryapi.Message
 		srcIP, dstIP     netip.Addr
 		srcPort, dstPort int32
 		captureID        int64
@@ -331,14 +266,14 @@ func readCallRows(br pgx.BatchResults) ([]Message, []Event, error) {
 			&captureID, &m.NodeName, &m.Method, &status, &m.Reason, &m.CSeq, &m.CSeqMethod, &m.CorrelationID, &m.HasSDP, &m.Payload}
 	)
 	for rows.Next() {
-		m = Message{}
+		m = queryapi.Message{}
 		if err := rows.Scan(targets...); err != nil {
 			return nil, nil, err
 		}
 		src, dst := netip.AddrPortFrom(srcIP, uint16(srcPort)), netip.AddrPortFrom(dstIP, uint16(dstPort))
 		captured, received := m.CapturedAt.UTC(), m.ReceivedAt.UTC()
 		if kind != 0 {
-			events = append(events, Event{CapturedAt: captured, ReceivedAt: received, PayloadType: int(kind),
+			events = append(events, queryapi.Event{CapturedAt: captured, ReceivedAt: received, PayloadType: int(kind),
 				CallID: m.CallID, CorrelationID: m.CorrelationID, Src: src, Dst: dst, CaptureID: uint32(captureID), Payload: m.Payload})
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
+	"github.com/callscope/callscope/query/queryapi"
 )
 
 // TestExplainSearchBench prints EXPLAIN (ANALYZE, BUFFERS) of every
@@ -80,21 +81,21 @@ func TestExplainSearchBench(t *testing.T) {
 // BenchFilter is one named search case of the 10-million-message benchmark.
 type BenchFilter struct {
 	Name string
-	F    Filter
+	F    queryapi.Filter
 }
 
 // BenchFilters are the search cases of the 10-million-message benchmark:
 // tenant tid's day [from, to), and every tenant's.
 func BenchFilters(from, to time.Time, tid int64) []BenchFilter {
 	return []BenchFilter{
-		{"FromUserExact", Filter{From: from, To: to, TenantID: tid, FromUser: "+440000123403"}},
-		{"FromUserPrefix", Filter{From: from, To: to, TenantID: tid, FromUser: "+4400001234*"}},
-		{"FromUserPrefixBroad", Filter{From: from, To: to, TenantID: tid, FromUser: "+44000*"}},
-		{"NumberSuffix", Filter{From: from, To: to, TenantID: tid, FromUser: "*0123403"}},
-		{"ToUserSuffix", Filter{From: from, To: to, TenantID: tid, ToUser: "*123403"}},
-		{"NumberSuffixAllTenants", Filter{From: from, To: to, FromUser: "*0123403"}},
-		{"ToUserSuffixAllTenants", Filter{From: from, To: to, ToUser: "*123403"}},
-		{"Latest", Filter{From: from, To: to, TenantID: tid}},
-		{"LatestAllTenants", Filter{From: from, To: to}},
+		{"FromUserExact", queryapi.Filter{From: from, To: to, TenantID: tid, FromUser: "+440000123403"}},
+		{"FromUserPrefix", queryapi.Filter{From: from, To: to, TenantID: tid, FromUser: "+4400001234*"}},
+		{"FromUserPrefixBroad", queryapi.Filter{From: from, To: to, TenantID: tid, FromUser: "+44000*"}},
+		{"NumberSuffix", queryapi.Filter{From: from, To: to, TenantID: tid, FromUser: "*0123403"}},
+		{"ToUserSuffix", queryapi.Filter{From: from, To: to, TenantID: tid, ToUser: "*123403"}},
+		{"NumberSuffixAllTenants", queryapi.Filter{From: from, To: to, FromUser: "*0123403"}},
+		{"ToUserSuffixAllTenants", queryapi.Filter{From: from, To: to, ToUser: "*123403"}},
+		{"Latest", queryapi.Filter{From: from, To: to, TenantID: tid}},
+		{"LatestAllTenants", queryapi.Filter{From: from, To: to}},
 	}
 }

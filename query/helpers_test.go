@@ -3,16 +3,18 @@ package query_test
 import (
 	"context"
 	"errors"
-	"github.com/redis/go-redis/v9"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // t0 is the start of the day every fixture call happens on.
@@ -21,7 +23,7 @@ var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 type bundle struct {
 	db      *db.DB
 	store   *query.Store
-	tenants *tenant.Store
+	tenants *tenantdb.Store
 	acme    tenant.Tenant
 	beta    tenant.Tenant
 }
@@ -29,14 +31,14 @@ type bundle struct {
 func setup(tb testing.TB) *bundle {
 	tb.Helper()
 	d := dbtest.New(tb)
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	b := &bundle{db: d, store: query.NewStore(d), tenants: ts}
 	b.acme = MustTenant(tb, ts, "acme", "https://app.acme.example")
 	b.beta = MustTenant(tb, ts, "beta")
 	return b
 }
 
-func MustTenant(tb testing.TB, ts *tenant.Store, slug string, origins ...string) tenant.Tenant {
+func MustTenant(tb testing.TB, ts *tenantdb.Store, slug string, origins ...string) tenant.Tenant {
 	tb.Helper()
 	t, err := ts.Create(context.Background(), tenant.New{Slug: slug, EmbedOrigins: origins})
 	if err != nil {

@@ -2,185 +2,20 @@ package query
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/query/queryapi"
 )
 
-// Search bounds.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 500
-	// MaxRange is the longest time range one search may cover.
-	MaxRange = 31 * 24 * time.Hour
-	// callSpan bounds how long after its first request a call's messages are
-	// looked for when summarising it: long enough for any real call, short
-	// enough that run-time partition pruning keeps the lookup to a day or two.
-	callSpan = 12 * time.Hour
-)
-
-// Filter selects calls for admin search. From and To are mandatory; the
-// other fields are optional and combine with AND.
-type Filter struct {
-	From, To time.Time // [From, To): calls whose first request lies in it
-	TenantID int64     // 0 = every tenant (admin)
-
-	CallID        string
-	CorrelationID string
-	// FromUser, ToUser and RURIUser match exactly, or by prefix ("4420*")
-	// or by suffix ("*1234"). Patterns are matched on the dialog's first
-	// request.
-	FromUser, ToUser, RURIUser string
-	IP                         string // an address or a CIDR, as source or destination of any message
-	Method                     string // of the first request: INVITE, REGISTER, ...
-	Status                     int    // a final status any response of the call carried
-	UserAgent                  string // substring, case-insensitive, of any message's User-Agent/Server
-	CaptureID                  *uint32
-
-	Limit  int    // 0 = DefaultLimit, at most MaxLimit
-	Cursor string // from a previous Search; empty for the first page
-}
-
-// CallSummary is one line of search results.
-type CallSummary struct {
-	TenantID    int64         `json:"tenant_id"`
-	TenantSlug  string        `json:"tenant_slug"`
-	CallID      string        `json:"call_id"`
-	First       time.Time     `json:"first"`
-	Last        time.Time     `json:"last"`
-	Method      string        `json:"method"`
-	FromUser    string        `json:"from_user"`
-	ToUser      string        `json:"to_user"`
-	FinalStatus int           `json:"final_status"` // 0 while no final response was seen
-	Duration    time.Duration `json:"duration"`     // from the first 2xx to the last message; 0 if never answered
-	Messages    int           `json:"messages"`
-}
-
-// cursor is the keyset position after the last call of a page: calls are
-// ordered by (first DESC, tenant_id, call_id).
-type cursor struct {
-	first    time.Time
-	tenantID int64
-	callID   string
-}
-
-func (c cursor) encode() string {
-	s := strconv.FormatInt(c.first.UnixMicro(), 10) + ":" + strconv.FormatInt(c.tenantID, 10) + ":" + c.callID
-	return base64.RawURLEncoding.EncodeToString([]byte(s))
-}
-
-func decodeCursor(s string) (cursor, error) {
-	bad := callscope.FieldError("cursor", "not a cursor returned by search")
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return cursor{}, bad
-	}
-	us, rest, ok1 := strings.Cut(string(b), ":")
-	tid, callID, ok2 := strings.Cut(rest, ":")
-	if !ok1 || !ok2 {
-		return cursor{}, bad
-	}
-	micros, err1 := strconv.ParseInt(us, 10, 64)
-	tenantID, err2 := strconv.ParseInt(tid, 10, 64)
-	if err1 != nil || err2 != nil {
-		return cursor{}, bad
-	}
-	return cursor{first: time.UnixMicro(micros).UTC(), tenantID: tenantID, callID: callID}, nil
-}
-
-// Validate checks f and fills defaults. It returns an Invalid error naming
-// the field at fault.
-func (f *Filter) Validate() error {
-	switch {
-	case f.From.IsZero():
-		return callscope.FieldError("from", "a start time is required")
-	case f.To.IsZero():
-		return callscope.FieldError("to", "an end time is required")
-	case !f.To.After(f.From):
-		return callscope.FieldError("to", "must be after from")
-	case f.To.Sub(f.From) > MaxRange:
-		return callscope.FieldError("to", "the range may not exceed %d days", int(MaxRange/(24*time.Hour)))
-	case f.TenantID < 0:
-		return callscope.FieldError("tenant_id", "must be positive")
-	case f.Limit < 0 || f.Limit > MaxLimit:
-		return callscope.FieldError("limit", "must be between 1 and %d", MaxLimit)
-	case f.Status != 0 && (f.Status < 100 || f.Status > 699):
-		return callscope.FieldError("status", "must be a SIP status code (100-699)")
-	}
-	if f.Limit == 0 {
-		f.Limit = DefaultLimit
-	}
-	for _, u := range []struct{ name, v string }{{"from_user", f.FromUser}, {"to_user", f.ToUser}, {"ruri_user", f.RURIUser}} {
-		if _, _, err := userPattern(u.name, u.v); err != nil {
-			return err
-		}
-	}
-	if f.IP != "" {
-		if _, err := parseIPFilter(f.IP); err != nil {
-			return err
-		}
-	}
-	if f.Cursor != "" {
-		if _, err := decodeCursor(f.Cursor); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// userPattern turns "abc", "abc*" or "*abc" into a match mode and a LIKE
-// pattern with the user's own wildcards escaped.
-func userPattern(field, v string) (mode string, arg string, err error) {
-	if v == "" {
-		return "", "", nil
-	}
-	prefix := strings.HasSuffix(v, "*")
-	suffix := strings.HasPrefix(v, "*")
-	core := strings.TrimSuffix(strings.TrimPrefix(v, "*"), "*")
-	switch {
-	case core == "" || strings.Contains(core, "*"):
-		return "", "", callscope.FieldError(field, "use exact, prefix* or *suffix")
-	case prefix && suffix:
-		return "", "", callscope.FieldError(field, "use exact, prefix* or *suffix, not both")
-	case prefix:
-		return "prefix", escapeLike(core) + "%", nil
-	case suffix:
-		return "suffix", escapeLike(reverse(core)) + "%", nil
-	}
-	return "exact", core, nil
-}
-
-func escapeLike(s string) string { return likeEscaper.Replace(s) }
-
-var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-
-// reverse reverses s the way PostgreSQL's reverse() does: by character.
-func reverse(s string) string {
-	r := []rune(s)
-	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-		r[i], r[j] = r[j], r[i]
-	}
-	return string(r)
-}
-
-func parseIPFilter(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		a = a.Unmap()
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, callscope.FieldError("ip", "%q is neither an address nor a CIDR", s)
-	}
-	return p.Masked(), nil
-}
+// callSpan bounds how long after its first request a call's messages are
+// looked for when summarising it: long enough for any real call, short
+// enough that run-time partition pruning keeps the lookup to a day or two.
+const callSpan = 12 * time.Hour
 
 // sqlBuilder collects positional arguments.
 type sqlBuilder struct {
@@ -198,7 +33,7 @@ func (b *sqlBuilder) and(cond string) { b.where = append(b.where, cond) }
 // Search returns one page of calls matching f, newest first, and the cursor
 // of the next page ("" on the last page). Returns Invalid for a bad filter.
 // With f.TenantID == 0 it searches every tenant: admin only.
-func (s *Store) Search(ctx context.Context, f Filter) (calls []CallSummary, next string, err error) {
+func (s *Store) Search(ctx context.Context, f queryapi.Filter) (calls []queryapi.CallSummary, next string, err error) {
 	if err := f.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -242,14 +77,14 @@ func (s *Store) Search(ctx context.Context, f Filter) (calls []CallSummary, next
 	if len(calls) > f.Limit {
 		calls = calls[:f.Limit]
 		last := calls[len(calls)-1]
-		next = cursor{first: last.First, tenantID: last.TenantID, callID: last.CallID}.encode()
+		next = queryapi.Cursor{First: last.First, TenantID: last.TenantID, CallID: last.CallID}.Encode()
 	}
 	return calls, next, nil
 }
 
-func scanSummary(row pgx.CollectableRow) (CallSummary, error) {
+func scanSummary(row pgx.CollectableRow) (queryapi.CallSummary, error) {
 	var (
-		c          CallSummary
+		c          queryapi.CallSummary
 		answeredAt *time.Time
 		method     *string
 		fromUser   *string
@@ -307,7 +142,7 @@ const searchExecMode = pgx.QueryExecModeCacheDescribe
 // `tenant_id = ANY(all)` no index yields rows in time order, so "the latest
 // calls of every tenant" sorted a whole day (2.8 s on 9 M messages); each
 // tenant's own index walk stops after limit+1 calls.
-func searchSQL(f Filter, tenants []int64) (string, []any) {
+func searchSQL(f queryapi.Filter, tenants []int64) (string, []any) {
 	b := &sqlBuilder{}
 	b.and("m.tenant_id = t.id")
 	from, to := b.arg(f.From), b.arg(f.To)
@@ -322,7 +157,7 @@ func searchSQL(f Filter, tenants []int64) (string, []any) {
 	for _, u := range []struct{ col, field, v string }{
 		{"from_user", "from_user", f.FromUser}, {"to_user", "to_user", f.ToUser}, {"ruri_user", "ruri_user", f.RURIUser},
 	} {
-		mode, pat, _ := userPattern(u.field, u.v)
+		mode, pat, _ := queryapi.UserPattern(u.field, u.v)
 		switch mode {
 		case "exact":
 			b.and("m." + u.col + " = " + b.arg(pat))
@@ -340,7 +175,7 @@ func searchSQL(f Filter, tenants []int64) (string, []any) {
 			" AND x.captured_at >= m.captured_at AND x.captured_at < m.captured_at + " + span + " AND " + cond + ")")
 	}
 	if f.IP != "" {
-		p, _ := parseIPFilter(f.IP)
+		p, _ := queryapi.ParseIPFilter(f.IP)
 		ip := b.arg(p)
 		exists("(x.src_ip <<= " + ip + " OR x.dst_ip <<= " + ip + ")")
 	}
@@ -348,7 +183,7 @@ func searchSQL(f Filter, tenants []int64) (string, []any) {
 		exists("x.status = " + b.arg(f.Status))
 	}
 	if f.UserAgent != "" {
-		exists("x.user_agent ILIKE " + b.arg("%"+escapeLike(f.UserAgent)+"%"))
+		exists("x.user_agent ILIKE " + b.arg("%"+queryapi.EscapeLike(f.UserAgent)+"%"))
 	}
 	if f.CaptureID != nil {
 		exists("x.capture_id = " + b.arg(int64(*f.CaptureID)))
@@ -357,8 +192,8 @@ func searchSQL(f Filter, tenants []int64) (string, []any) {
 		exists("x.correlation_id = " + b.arg(f.CorrelationID))
 	}
 	if f.Cursor != "" {
-		c, _ := decodeCursor(f.Cursor)
-		t, tid, cid := b.arg(c.first), b.arg(c.tenantID), b.arg(c.callID)
+		c, _ := queryapi.DecodeCursor(f.Cursor)
+		t, tid, cid := b.arg(c.First), b.arg(c.TenantID), b.arg(c.CallID)
 		b.and("(m.captured_at < " + t + " OR (m.captured_at = " + t + " AND (m.tenant_id > " + tid +
 			" OR (m.tenant_id = " + tid + " AND m.call_id > " + cid + "))))")
 	}

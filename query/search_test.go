@@ -12,10 +12,11 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 )
 
-func callIDs(cs []query.CallSummary) []string {
+func callIDs(cs []queryapi.CallSummary) []string {
 	out := make([]string, len(cs))
 	for i, c := range cs {
 		out[i] = c.CallID
@@ -36,31 +37,31 @@ func TestSearchFilters(t *testing.T) {
 		// Tenant beta holds a call of the same shape: acme never sees it.
 		querytest.Call{TenantID: b.beta.ID, CallID: "c1@acme", Start: t0, FromUser: "+442071234567", ToUser: "100"},
 	)
-	base := query.Filter{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), TenantID: b.acme.ID}
+	base := queryapi.Filter{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), TenantID: b.acme.ID}
 	for _, tc := range []struct {
 		name string
-		f    func(*query.Filter)
+		f    func(*queryapi.Filter)
 		want []string
 	}{
-		{"All", func(*query.Filter) {}, []string{"c3@acme", "c2@acme", "c1@acme"}},
-		{"CallID", func(f *query.Filter) { f.CallID = "c2@acme" }, []string{"c2@acme"}},
-		{"CorrelationID", func(f *query.Filter) { f.CorrelationID = "corr-2" }, []string{"c2@acme"}},
-		{"FromExact", func(f *query.Filter) { f.FromUser = "alice" }, []string{"c3@acme"}},
-		{"FromPrefix", func(f *query.Filter) { f.FromUser = "+44207*" }, []string{"c2@acme", "c1@acme"}},
-		{"FromSuffix", func(f *query.Filter) { f.FromUser = "*4567" }, []string{"c1@acme"}},
-		{"ToSuffix", func(f *query.Filter) { f.ToUser = "*4567" }, []string{"c3@acme"}},
-		{"ToPrefix", func(f *query.Filter) { f.ToUser = "2*" }, []string{"c2@acme"}},
-		{"RURIExact", func(f *query.Filter) { f.RURIUser = "100" }, []string{"c1@acme"}},
-		{"LikeWildcardsAreLiteral", func(f *query.Filter) { f.FromUser = "ali_e" }, nil},
-		{"IP", func(f *query.Filter) { f.IP = "192.168.5.9" }, []string{"c2@acme"}},
-		{"CIDR", func(f *query.Filter) { f.IP = "192.168.0.0/16" }, []string{"c2@acme"}},
-		{"IPv6CIDRAsDestination", func(f *query.Filter) { f.IP = "2001:db8::/64" }, []string{"c3@acme"}},
-		{"Method", func(f *query.Filter) { f.Method = "invite" }, []string{"c3@acme", "c2@acme", "c1@acme"}},
-		{"MethodNone", func(f *query.Filter) { f.Method = "REGISTER" }, nil},
-		{"Status", func(f *query.Filter) { f.Status = 486 }, []string{"c2@acme"}},
-		{"UserAgent", func(f *query.Filter) { f.UserAgent = "linphone" }, []string{"c2@acme"}},
-		{"CaptureID", func(f *query.Filter) { f.CaptureID = &node }, []string{"c3@acme"}},
-		{"TimeRange", func(f *query.Filter) { f.From, f.To = t0.Add(30*time.Second), t0.Add(90*time.Second) }, []string{"c2@acme"}},
+		{"All", func(*queryapi.Filter) {}, []string{"c3@acme", "c2@acme", "c1@acme"}},
+		{"CallID", func(f *queryapi.Filter) { f.CallID = "c2@acme" }, []string{"c2@acme"}},
+		{"CorrelationID", func(f *queryapi.Filter) { f.CorrelationID = "corr-2" }, []string{"c2@acme"}},
+		{"FromExact", func(f *queryapi.Filter) { f.FromUser = "alice" }, []string{"c3@acme"}},
+		{"FromPrefix", func(f *queryapi.Filter) { f.FromUser = "+44207*" }, []string{"c2@acme", "c1@acme"}},
+		{"FromSuffix", func(f *queryapi.Filter) { f.FromUser = "*4567" }, []string{"c1@acme"}},
+		{"ToSuffix", func(f *queryapi.Filter) { f.ToUser = "*4567" }, []string{"c3@acme"}},
+		{"ToPrefix", func(f *queryapi.Filter) { f.ToUser = "2*" }, []string{"c2@acme"}},
+		{"RURIExact", func(f *queryapi.Filter) { f.RURIUser = "100" }, []string{"c1@acme"}},
+		{"LikeWildcardsAreLiteral", func(f *queryapi.Filter) { f.FromUser = "ali_e" }, nil},
+		{"IP", func(f *queryapi.Filter) { f.IP = "192.168.5.9" }, []string{"c2@acme"}},
+		{"CIDR", func(f *queryapi.Filter) { f.IP = "192.168.0.0/16" }, []string{"c2@acme"}},
+		{"IPv6CIDRAsDestination", func(f *queryapi.Filter) { f.IP = "2001:db8::/64" }, []string{"c3@acme"}},
+		{"Method", func(f *queryapi.Filter) { f.Method = "invite" }, []string{"c3@acme", "c2@acme", "c1@acme"}},
+		{"MethodNone", func(f *queryapi.Filter) { f.Method = "REGISTER" }, nil},
+		{"Status", func(f *queryapi.Filter) { f.Status = 486 }, []string{"c2@acme"}},
+		{"UserAgent", func(f *queryapi.Filter) { f.UserAgent = "linphone" }, []string{"c2@acme"}},
+		{"CaptureID", func(f *queryapi.Filter) { f.CaptureID = &node }, []string{"c3@acme"}},
+		{"TimeRange", func(f *queryapi.Filter) { f.From, f.To = t0.Add(30*time.Second), t0.Add(90*time.Second) }, []string{"c2@acme"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := base
@@ -85,7 +86,7 @@ func TestSearchSummary(t *testing.T) {
 		querytest.Call{TenantID: b.acme.ID, CallID: "ok", Start: t0, FromUser: "a", ToUser: "b"},
 		querytest.Call{TenantID: b.acme.ID, CallID: "busy", Start: t0.Add(time.Second), Status: 486},
 	)
-	got, _, err := b.store.Search(context.Background(), query.Filter{From: t0, To: t0.Add(time.Hour)})
+	got, _, err := b.store.Search(context.Background(), queryapi.Filter{From: t0, To: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestSearchPagination(t *testing.T) {
 		}
 		return strings.Compare(a, b)
 	})
-	f := query.Filter{From: t0, To: t0.Add(time.Hour), TenantID: b.acme.ID, Limit: 5}
+	f := queryapi.Filter{From: t0, To: t0.Add(time.Hour), TenantID: b.acme.ID, Limit: 5}
 	var got []string
 	for page := 0; ; page++ {
 		calls, next, err := b.store.Search(context.Background(), f)
@@ -161,7 +162,7 @@ func TestSearchOneLinePerCall(t *testing.T) {
 	hop.CaptureID = 2
 	hop.CapturedAt = hop.CapturedAt.Add(time.Millisecond)
 	querytest.MustInsert(t, b.db.Owner(), append(rows, retrans, hop)...)
-	got, _, err := b.store.Search(context.Background(), query.Filter{From: t0, To: t0.Add(time.Hour)})
+	got, _, err := b.store.Search(context.Background(), queryapi.Filter{From: t0, To: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,18 +175,18 @@ func TestSearchInvalid(t *testing.T) {
 	b := setup(t)
 	for _, tc := range []struct {
 		name, field string
-		f           query.Filter
+		f           queryapi.Filter
 	}{
-		{"NoFrom", "from", query.Filter{To: t0}},
-		{"NoTo", "to", query.Filter{From: t0}},
-		{"Reversed", "to", query.Filter{From: t0, To: t0.Add(-time.Second)}},
-		{"TooLong", "to", query.Filter{From: t0, To: t0.Add(32 * 24 * time.Hour)}},
-		{"BothWildcards", "from_user", query.Filter{From: t0, To: t0.Add(time.Hour), FromUser: "*12*"}},
-		{"InnerWildcard", "to_user", query.Filter{From: t0, To: t0.Add(time.Hour), ToUser: "1*2"}},
-		{"BadIP", "ip", query.Filter{From: t0, To: t0.Add(time.Hour), IP: "10.0.0.300"}},
-		{"BadCursor", "cursor", query.Filter{From: t0, To: t0.Add(time.Hour), Cursor: "!!"}},
-		{"BadLimit", "limit", query.Filter{From: t0, To: t0.Add(time.Hour), Limit: query.MaxLimit + 1}},
-		{"BadStatus", "status", query.Filter{From: t0, To: t0.Add(time.Hour), Status: 99}},
+		{"NoFrom", "from", queryapi.Filter{To: t0}},
+		{"NoTo", "to", queryapi.Filter{From: t0}},
+		{"Reversed", "to", queryapi.Filter{From: t0, To: t0.Add(-time.Second)}},
+		{"TooLong", "to", queryapi.Filter{From: t0, To: t0.Add(32 * 24 * time.Hour)}},
+		{"BothWildcards", "from_user", queryapi.Filter{From: t0, To: t0.Add(time.Hour), FromUser: "*12*"}},
+		{"InnerWildcard", "to_user", queryapi.Filter{From: t0, To: t0.Add(time.Hour), ToUser: "1*2"}},
+		{"BadIP", "ip", queryapi.Filter{From: t0, To: t0.Add(time.Hour), IP: "10.0.0.300"}},
+		{"BadCursor", "cursor", queryapi.Filter{From: t0, To: t0.Add(time.Hour), Cursor: "!!"}},
+		{"BadLimit", "limit", queryapi.Filter{From: t0, To: t0.Add(time.Hour), Limit: queryapi.MaxLimit + 1}},
+		{"BadStatus", "status", queryapi.Filter{From: t0, To: t0.Add(time.Hour), Status: 99}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := b.store.Search(context.Background(), tc.f)
@@ -203,7 +204,7 @@ func TestSearchTenantScoping(t *testing.T) {
 		querytest.Call{TenantID: b.acme.ID, CallID: "a1", Start: t0, FromUser: "secret"},
 		querytest.Call{TenantID: b.beta.ID, CallID: "b1", Start: t0, FromUser: "other"},
 	)
-	f := query.Filter{From: t0, To: t0.Add(time.Hour), TenantID: b.beta.ID}
+	f := queryapi.Filter{From: t0, To: t0.Add(time.Hour), TenantID: b.beta.ID}
 	got, _, err := b.store.Search(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +217,7 @@ func TestSearchTenantScoping(t *testing.T) {
 		t.Errorf("beta found acme's call: %v", callIDs(got))
 	}
 	f.TenantID = 0
-	got, _, err = b.store.Search(context.Background(), query.Filter{From: t0, To: t0.Add(time.Hour)})
+	got, _, err = b.store.Search(context.Background(), queryapi.Filter{From: t0, To: t0.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestSearchSuffixUsesIndex(t *testing.T) {
 	if err != nil || len(children) == 0 {
 		t.Fatalf("no partition indexes of sip_messages_from_user_rev: %v", err)
 	}
-	plan := strings.Join(query.MustExplain(t, b.store, query.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: b.acme.ID, FromUser: "*0001234"}), "\n")
+	plan := strings.Join(query.MustExplain(t, b.store, queryapi.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: b.acme.ID, FromUser: "*0001234"}), "\n")
 	found := false
 	for _, c := range children {
 		found = found || strings.Contains(plan, c)
@@ -266,7 +267,7 @@ func TestSearchSuffixUsesIndex(t *testing.T) {
 	if !found {
 		t.Errorf("suffix search does not use sip_messages_from_user_rev (%v):\n%s", children, plan)
 	}
-	got, _, err := b.store.Search(ctx, query.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: b.acme.ID, FromUser: "*0001234"})
+	got, _, err := b.store.Search(ctx, queryapi.Filter{From: t0, To: t0.Add(24 * time.Hour), TenantID: b.acme.ID, FromUser: "*0001234"})
 	if err != nil || !slices.Equal(callIDs(got), []string{"bulk-1234"}) {
 		t.Errorf("got %v, %v", callIDs(got), err)
 	}

@@ -11,53 +11,41 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authredis"
+	"github.com/callscope/callscope/auth/authtest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/redisdb/redistest"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/web"
 )
 
-const serviceToken = "svc-test-token-0123456789"
+// The callers' credentials: each opens only its own routes.
+const (
+	consoleToken = "console-test-token-0123456789"
+	viewerToken  = "viewer-test-token-0123456789"
+)
 
-// MemKeys is an in-memory KeyResolver / KeySource.
-type MemKeys struct {
-	mu     sync.Mutex
-	Server map[string]crypto.PublicKey
-	Tenant map[string]map[string]crypto.PublicKey
-}
-
-func (m *MemKeys) ServerKey(_ context.Context, kid string) (crypto.PublicKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if k, ok := m.Server[kid]; ok {
-		return k, nil
-	}
-	return nil, callscope.Errorf(callscope.NotFound, "no such key")
-}
-
-func (m *MemKeys) TenantKey(_ context.Context, tenant, kid string) (crypto.PublicKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if k, ok := m.Tenant[tenant][kid]; ok {
-		return k, nil
-	}
-	return nil, callscope.Errorf(callscope.NotFound, "no such key")
-}
+var testCreds = query.Credentials{Console: consoleToken, Viewer: viewerToken}
 
 type httpBundle struct {
 	*bundle
 	server  auth.SigningKey
 	betaKey auth.SigningKey
-	revs    *auth.Revocations
+	revs    *authredis.Revocations
 	srv     *httptest.Server
-	client  *query.Client
+	client  *queryapi.Client // the console's
+	edge    *queryapi.Client // the viewer's
 	now     time.Time
 }
 
@@ -73,16 +61,28 @@ func setupHTTP(t *testing.T) *httpBundle {
 	if h.betaKey, err = auth.NewSigningKey(); err != nil {
 		t.Fatal(err)
 	}
-	keys := &MemKeys{Server: map[string]crypto.PublicKey{h.server.KID: h.server.Public().Key},
+	keys := &authtest.Keys{Server: map[string]crypto.PublicKey{h.server.KID: h.server.Public().Key},
 		Tenant: map[string]map[string]crypto.PublicKey{"beta": {h.betaKey.KID: h.betaKey.Public().Key}}}
-	h.revs = auth.NewRevocations(rdb, prefix, nil)
-	v := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(b.tenants), Revocations: h.revs, Memo: auth.NewSigCache()}
+	h.revs = emptyRevocations(rdb, prefix)
+	cached := tenantdb.NewCache(b.tenants, time.Millisecond)
+	v := &auth.Verifier{Keys: keys, Tenants: cached, Revocations: h.revs, Memo: auth.NewMemo()}
 	e := web.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "query")
-	query.NewServer(b.store, b.tenants, v, serviceToken, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
+	query.NewServer(b.store, cached, v, testCreds, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
 	h.srv = httptest.NewServer(e)
 	t.Cleanup(h.srv.Close)
-	h.client = query.NewClient(h.srv.URL, serviceToken, nil)
+	h.client = queryapi.NewClient(h.srv.URL, consoleToken, nil)
+	h.edge = queryapi.NewClient(h.srv.URL, viewerToken, nil)
 	return h
+}
+
+// emptyRevocations is the Redis revocation store over a PostgreSQL record
+// holding no revocation: a tenant's missing state is rebuilt empty.
+func emptyRevocations(rdb redis.UniversalClient, prefix string) *authredis.Revocations {
+	r := authredis.NewRevocations(rdb, prefix, nil)
+	r.SetRebuild(func(ctx context.Context, tenant string) error {
+		return r.Restore(ctx, auth.TenantRevocations{Tenant: tenant})
+	})
+	return r
 }
 
 // mint signs a server token for tenant slug and callID over [from, to].
@@ -113,29 +113,56 @@ func get(t *testing.T, url, token string) (int, []byte) {
 
 var requestIDRE = regexp.MustCompile(`"request_id":"[^"]*"`)
 
-func TestServiceTokenRequired(t *testing.T) {
+// TestCallersCredentials: each caller's credential opens its own routes
+// and no other. The viewer's, the credential of the public edge, is
+// refused on every admin route: a compromised edge reads nothing of any
+// tenant that a valid token could not.
+func TestCallersCredentials(t *testing.T) {
 	h := setupHTTP(t)
-	for _, path := range []string{
+	admin := []string{
 		"/internal/v1/admin/search?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 		"/internal/v1/admin/call?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 		"/internal/v1/admin/pcap?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 		"/internal/v1/admin/text?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
-		"/internal/v1/tenants/acme/public",
-		"/internal/v1/keys/server/" + h.server.KID,
-	} {
-		for _, tok := range []string{"", "wrong", serviceToken + "x", strings.ToUpper(serviceToken)} {
-			if status, _ := get(t, h.srv.URL+path, tok); status != http.StatusUnauthorized {
-				t.Errorf("%s with %q: %d", path, tok, status)
+	}
+	edge := []string{
+		"/internal/v1/tenants/public?slug=acme",
+		"/internal/v1/keys/server?kid=" + h.server.KID,
+		"/internal/v1/keys/tenant?tenant=beta&kid=" + h.betaKey.KID,
+	}
+	view := h.mint(t, "acme", "x", t0, t0.Add(time.Hour))
+	check := func(paths []string, own string, refused ...string) {
+		t.Helper()
+		for _, path := range paths {
+			for _, tok := range refused {
+				if status, _ := get(t, h.srv.URL+path, tok); status != http.StatusUnauthorized {
+					t.Errorf("%s with %.12q: %d, want 401", path, tok, status)
+				}
+			}
+			if status, _ := get(t, h.srv.URL+path, own); status == http.StatusUnauthorized {
+				t.Errorf("%s refuses its own caller's credential", path)
 			}
 		}
-		if status, _ := get(t, h.srv.URL+path, serviceToken); status == http.StatusUnauthorized {
-			t.Errorf("%s refuses the service token", path)
+	}
+	check(admin, consoleToken, "", "wrong", consoleToken+"x", strings.ToUpper(consoleToken), viewerToken, view)
+	check(edge, viewerToken, "", "wrong", viewerToken+"x", consoleToken, view)
+	for _, path := range []string{"/internal/v1/audit/views", "/internal/v1/revocations/sync?tenant=acme"} {
+		for _, tok := range []string{consoleToken, view, ""} {
+			req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader("[]"))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("POST %s with %.12q: %d, want 401", path, tok, resp.StatusCode)
+			}
 		}
 	}
-	// A view token is not a service token.
-	tok := h.mint(t, "acme", "x", t0, t0.Add(time.Hour))
-	if status, _ := get(t, h.srv.URL+"/internal/v1/tenants/acme/public", tok); status != http.StatusUnauthorized {
-		t.Errorf("view token opens a service route: %d", status)
+	// Through the client, as a compromised viewer would try.
+	if _, _, err := h.edge.Search(context.Background(), queryapi.Filter{From: t0, To: t0.Add(time.Hour)}); !callscope.Is(err, callscope.Unauthorized) {
+		t.Errorf("the viewer's client searches every tenant: %v", err)
 	}
 }
 
@@ -143,11 +170,11 @@ func TestClientAdmin(t *testing.T) {
 	h := setupHTTP(t)
 	ctx := context.Background()
 	h.insert(t, querytest.Call{TenantID: h.acme.ID, CallID: "adm-1", Start: t0, FromUser: "+3312345678"})
-	calls, next, err := h.client.Search(ctx, query.Filter{From: t0, To: t0.Add(time.Hour), FromUser: "*5678"})
+	calls, next, err := h.client.Search(ctx, queryapi.Filter{From: t0, To: t0.Add(time.Hour), FromUser: "*5678"})
 	if err != nil || next != "" || len(calls) != 1 || calls[0].TenantSlug != "acme" {
 		t.Fatalf("search: %+v %q %v", calls, next, err)
 	}
-	_, _, err = h.client.Search(ctx, query.Filter{To: t0})
+	_, _, err = h.client.Search(ctx, queryapi.Filter{To: t0})
 	var ce *callscope.Error
 	if !errors.As(err, &ce) || ce.Kind != callscope.Invalid || ce.Field != "from" {
 		t.Errorf("search without from: %v", err)
@@ -165,26 +192,29 @@ func TestClientAdmin(t *testing.T) {
 	if txt, err := h.client.Text(ctx, h.acme.ID, "adm-1", t0, t0.Add(time.Hour)); err != nil || !strings.Contains(string(txt), "Call-ID: adm-1") {
 		t.Errorf("text: %v", err)
 	}
-	tp, err := h.client.TenantPublic(ctx, "acme")
+	tp, err := h.edge.TenantPublic(ctx, "acme")
 	if err != nil || !tp.Active || !slices.Equal(tp.EmbedOrigins, []string{"https://app.acme.example"}) {
 		t.Errorf("tenant public: %+v %v", tp, err)
 	}
-	if _, err := h.client.TenantPublic(ctx, "nope"); !callscope.Is(err, callscope.NotFound) {
+	if _, err := h.edge.TenantPublic(ctx, "nope"); !callscope.Is(err, callscope.NotFound) {
 		t.Errorf("unknown tenant: %v", err)
 	}
-	k, err := h.client.ServerKey(ctx, h.server.KID)
+	k, err := h.edge.ServerKey(ctx, h.server.KID)
 	if err != nil || !h.server.Public().Key.(interface{ Equal(crypto.PublicKey) bool }).Equal(k) {
 		t.Errorf("server key: %v", err)
 	}
-	if _, err := h.client.TenantKey(ctx, "beta", h.betaKey.KID); err != nil {
+	if _, err := h.edge.TenantKey(ctx, "beta", h.betaKey.KID); err != nil {
 		t.Errorf("tenant key: %v", err)
 	}
-	for _, kid := range []string{"nope", "a/b", "..%2f", strings.Repeat("k", 200)} {
-		if _, err := h.client.ServerKey(ctx, kid); !callscope.Is(err, callscope.NotFound) {
+	// A kid is compared exactly: a kid that percent-decodes to the real one
+	// is another kid, for query as for the viewer.
+	escaped := "%" + strconv.FormatInt(int64(h.server.KID[0]), 16) + h.server.KID[1:]
+	for _, kid := range []string{"nope", "a/b", "..%2f", strings.Repeat("k", 200), escaped} {
+		if _, err := h.edge.ServerKey(ctx, kid); !callscope.Is(err, callscope.NotFound) {
 			t.Errorf("kid %q: %v", kid, err)
 		}
 	}
-	if _, err := h.client.TenantKey(ctx, "acme", h.betaKey.KID); !callscope.Is(err, callscope.NotFound) {
+	if _, err := h.edge.TenantKey(ctx, "acme", h.betaKey.KID); !callscope.Is(err, callscope.NotFound) {
 		t.Errorf("beta's key under acme: %v", err)
 	}
 }
@@ -295,38 +325,35 @@ func TestViewTokenRefusals(t *testing.T) {
 	forged, _ := auth.Mint(other, auth.Claims{Tenant: "acme", CallID: "c", WindowStart: win[0], WindowEnd: win[1],
 		IssuedAt: h.now, Expiry: h.now.Add(time.Minute)})
 	for _, tc := range []struct {
-		name, token, code string
-		origins           bool
+		name, token string
+		refusal     auth.Refusal
 	}{
-		{"Expired", expired, query.CodeExpired, true},
-		{"Revoked", revokedTok, query.CodeRevoked, true},
-		{"UnknownKey", forged, query.CodeInvalid, false},
-		{"Garbage", "not-a-token", query.CodeInvalid, false},
-		{"Empty", "", query.CodeInvalid, false},
-		{"Oversized", strings.Repeat("a", auth.MaxTokenBytes+1), query.CodeInvalid, false},
+		{"Expired", expired, auth.ErrExpired},
+		{"Revoked", revokedTok, auth.ErrRevoked},
+		{"UnknownKey", forged, auth.ErrSignature},
+		{"Garbage", "not-a-token", auth.ErrMalformed},
+		{"Empty", "", auth.ErrMalformed},
+		{"Oversized", strings.Repeat("a", auth.MaxTokenBytes+1), auth.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/internal/v1/view/call", "/internal/v1/view/text", "/internal/v1/view/pcap"} {
 				status, body := get(t, h.srv.URL+path, tc.token)
 				var e struct {
 					Error struct {
-						Code         string   `json:"code"`
-						EmbedOrigins []string `json:"embed_origins"`
+						Code string `json:"code"`
 					} `json:"error"`
 				}
-				if err := json.Unmarshal(body, &e); err != nil || status != http.StatusUnauthorized || e.Error.Code != tc.code {
+				// The answer's code is the refusal itself.
+				if err := json.Unmarshal(body, &e); err != nil || status != http.StatusUnauthorized || e.Error.Code != string(tc.refusal) {
 					t.Errorf("%s: %d %s", path, status, body)
-				}
-				if got := len(e.Error.EmbedOrigins) > 0; got != tc.origins {
-					t.Errorf("%s: embed origins %v", path, e.Error.EmbedOrigins)
 				}
 				if tc.token != "" && strings.Contains(string(body), tc.token) {
 					t.Errorf("%s: the body repeats the token", path)
 				}
 			}
+			// The client gives the same refusal back.
 			_, err := h.client.ViewCall(ctx, tc.token)
-			var te *query.TokenError
-			if !callscope.Is(err, callscope.Unauthorized) || !errors.As(err, &te) || te.Code != tc.code {
+			if r, _ := auth.RefusalOf(err); !callscope.Is(err, callscope.Unauthorized) || r != tc.refusal || !errors.Is(err, tc.refusal) {
 				t.Errorf("client: %v", err)
 			}
 		})
@@ -338,14 +365,15 @@ func TestViewTokenRefusals(t *testing.T) {
 
 // revsDown checks that a revocation store that cannot answer refuses.
 func (h *httpBundle) revsDown(t *testing.T) {
-	dead := auth.NewRevocations(deadRedis(t), "x:", nil)
-	keys := &MemKeys{Server: map[string]crypto.PublicKey{h.server.KID: h.server.Public().Key}}
-	v := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(h.tenants), Revocations: dead}
+	dead := authredis.NewRevocations(deadRedis(t), "x:", nil)
+	keys := &authtest.Keys{Server: map[string]crypto.PublicKey{h.server.KID: h.server.Public().Key}}
+	cached := tenantdb.NewCache(h.tenants, 0)
+	v := &auth.Verifier{Keys: keys, Tenants: cached, Revocations: dead}
 	e := web.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "query")
-	query.NewServer(h.store, h.tenants, v, serviceToken, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
+	query.NewServer(h.store, cached, v, testCreds, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	_, err := query.NewClient(srv.URL, serviceToken, nil).ViewCall(context.Background(), h.mint(t, "acme", "c", t0, t0.Add(time.Hour)))
+	_, err := queryapi.NewClient(srv.URL, consoleToken, nil).ViewCall(context.Background(), h.mint(t, "acme", "c", t0, t0.Add(time.Hour)))
 	if !callscope.Is(err, callscope.Unavailable) || auth.Outcome(err) != "unavailable" {
 		t.Errorf("redis down: %v", err)
 	}

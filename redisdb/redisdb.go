@@ -24,7 +24,12 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
 	var addr string
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: %v", err)
+		// url.Error repeats the URL, password included: keep only why.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, callscope.Errorf(callscope.Invalid, "CALLSCOPE_REDIS_URL: not a URL: %v", err)
 	}
 	if u.Query().Has("addr") {
 		opt, err := redis.ParseClusterURL(rawURL)
@@ -49,4 +54,19 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
 			Message: fmt.Sprintf("CALLSCOPE_REDIS_URL: cannot use Redis at %s", addr), Err: err}
 	}
 	return c, nil
+}
+
+// MaxMemoryPolicy returns Redis's maxmemory-policy (on a cluster, the first
+// node's that answers). It fails where CONFIG is disabled, as on some
+// managed Redis services.
+func MaxMemoryPolicy(ctx context.Context, rdb redis.UniversalClient) (string, error) {
+	v, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return "", fmt.Errorf("redisdb.MaxMemoryPolicy: %w", err)
+	}
+	p, ok := v["maxmemory-policy"]
+	if !ok {
+		return "", fmt.Errorf("redisdb.MaxMemoryPolicy: no maxmemory-policy in CONFIG GET's answer")
+	}
+	return p, nil
 }

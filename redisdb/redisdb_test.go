@@ -42,4 +42,28 @@ func TestOpen(t *testing.T) {
 			t.Fatal("accepted a non-redis URL")
 		}
 	})
+	t.Run("ErrorsNeverShowThePassword", func(t *testing.T) {
+		for _, u := range []string{
+			"redis://user:hunter2secret@127.0.0.1:6379/0%zz",
+			"redis://user:hunter2secret@127.0.0.1:6379/notanumber",
+			"redix://user:hunter2secret@127.0.0.1:6379/0",
+			"redis://user:hunter2secret@127.0.0.1:1/0",
+		} {
+			_, err := redisdb.Open(ctx, u)
+			if err == nil || strings.Contains(err.Error(), "hunter2secret") {
+				t.Errorf("%v", err)
+			}
+		}
+	})
+}
+
+func TestMaxMemoryPolicy(t *testing.T) {
+	ctx := context.Background()
+	for _, policy := range []string{"noeviction", "allkeys-lru"} {
+		c := redistest.Server(t, "--maxmemory-policy", policy)
+		got, err := redisdb.MaxMemoryPolicy(ctx, c)
+		if err != nil || got != policy {
+			t.Errorf("MaxMemoryPolicy = %q, %v; want %q", got, err, policy)
+		}
+	}
 }

@@ -51,7 +51,7 @@ const AheadDays = 2
 // Day is 24 hours; UTC days have no daylight saving.
 const Day = 24 * time.Hour
 
-// Tenants lists every tenant; *tenant.Store does.
+// Tenants lists every tenant; *tenantdb.Store does.
 type Tenants interface {
 	List(ctx context.Context) ([]tenant.Tenant, error)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/retention"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // now is the fixed clock of these tests: mid-morning, so that anything
@@ -43,7 +44,7 @@ func TestCutoff(t *testing.T) {
 
 type bundle struct {
 	db      *db.DB
-	tenants *tenant.Store
+	tenants *tenantdb.Store
 	reg     *prometheus.Registry
 	enf     *retention.Enforcer
 }
@@ -51,7 +52,7 @@ type bundle struct {
 func setup(t *testing.T, cfg retention.Config) *bundle {
 	t.Helper()
 	d := dbtest.New(t)
-	b := &bundle{db: d, tenants: tenant.NewStore(d), reg: prometheus.NewRegistry()}
+	b := &bundle{db: d, tenants: tenantdb.NewStore(d), reg: prometheus.NewRegistry()}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return now }
 	}

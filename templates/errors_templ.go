@@ -9,10 +9,13 @@ package templates
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// ErrorProps is what an error page shows. Kind is one of "expired",
-// "revoked", "invalid", "not_found", "rate_limited", "unavailable",
-// "internal"; anything else renders as "internal". The HTTP status is the
-// handler's job.
+// ErrorProps is what an error page shows. Kind is the refusal of a view
+// token, in the one vocabulary the verifier, query and the metrics share
+// (auth.Refusal: "malformed", "bad_signature", "invalid_claims",
+// "expired", "not_yet_valid", "revoked", "tenant_inactive",
+// "unavailable"), or a page of its own: "not_found", "rate_limited",
+// "internal" ("invalid" is kept for any link that does not work). Anything
+// else renders as "internal". The HTTP status is the handler's job.
 type ErrorProps struct {
 	Kind      string
 	RequestID string
@@ -35,7 +38,21 @@ var errorTexts = map[string]errorText{
 	"internal":     {"Something went wrong", "Something on our side stopped us from showing this call; please try again later."},
 }
 
+// pageOfRefusal is the page each token refusal shows: the customer learns
+// that the link expired or was withdrawn, and otherwise only that it does
+// not work.
+var pageOfRefusal = map[string]string{
+	"malformed":       "invalid",
+	"bad_signature":   "invalid",
+	"invalid_claims":  "invalid",
+	"not_yet_valid":   "invalid",
+	"tenant_inactive": "revoked",
+}
+
 func errorFor(kind string) (string, errorText) {
+	if page, ok := pageOfRefusal[kind]; ok {
+		kind = page
+	}
 	if t, ok := errorTexts[kind]; ok {
 		return kind, t
 	}
@@ -94,7 +111,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(errorKind(p.Kind)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 54, Col: 75}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 71, Col: 75}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 			if templ_7745c5c3_Err != nil {
@@ -107,7 +124,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(errorTitle(p.Kind))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 55, Col: 27}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 72, Col: 27}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -120,7 +137,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(errorSentence(p.Kind))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 56, Col: 29}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 73, Col: 29}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
@@ -138,7 +155,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 				var templ_7745c5c3_Var6 string
 				templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(p.RequestID)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 58, Col: 81}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 75, Col: 81}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 				if templ_7745c5c3_Err != nil {

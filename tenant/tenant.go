@@ -1,5 +1,7 @@
 // Package tenant holds callscope's customers, the capture nodes that tag
-// their traffic, and the rules that keep a tenant's settings valid.
+// their traffic, and the rules that keep a tenant's settings valid: types
+// and validation only. It opens no database, so the public edge can use
+// it; the PostgreSQL store of tenants and nodes is package tenantdb.
 package tenant
 
 import (

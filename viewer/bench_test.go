@@ -9,15 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/querytest"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // twentyMessageCall is a call with two correlated legs and two
@@ -90,7 +92,7 @@ func TestSeedBenchCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	tn, err := tenant.NewStore(d).BySlug(ctx, "bench-03")
+	tn, err := tenantdb.NewStore(d).BySlug(ctx, "bench-03")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,18 +144,18 @@ func TestMintBenchTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	tn, err := ts.BySlug(ctx, "bench-03")
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := auth.NewKeyStore(d, sealer)
+	keys := authdb.NewKeyStore(d, sealer)
 	if err := keys.EnsureActive(ctx); err != nil {
 		t.Fatal(err)
 	}
 	lim := auth.DefaultLimits()
 	lim.MaxLifetime = 24 * time.Hour
-	m := auth.NewMinter(keys, auth.NewTokens(d, ts, nil), lim, "")
+	m := auth.NewMinter(keys, authdb.NewTokens(d, ts, nil, lim), lim, "")
 	req := auth.MintRequest{CallID: "view-bench-20", TTL: 3 * time.Hour, IssuedBy: "cli",
 		WindowStart: time.Date(2026, 2, 1, 11, 59, 0, 0, time.UTC), WindowEnd: time.Date(2026, 2, 1, 12, 5, 0, 0, time.UTC)}
 	toks := make([]string, n)
@@ -182,4 +184,36 @@ func TestMintBenchTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d links in %s", n, out)
+}
+
+// BenchmarkViewerFirstView: GET /v/{token} where every view is the first of
+// its link, as when each customer opens the link they were sent: no memo of
+// the token (parse and signature check in the viewer and again in query),
+// no render cache. The links are minted before the clock starts.
+func BenchmarkViewerFirstView(b *testing.B) {
+	bb := setup(b, options{renderTTL: -1})
+	querytest.MustInsert(b, bb.db.Owner(), twentyMessageCall(bb.acme.ID, "bench-call", t0)...)
+	urls := make([]string, b.N)
+	for i := range urls {
+		urls[i] = bb.viewer.URL + "/v/" + mint(b, bb.server, bb.claims("acme", "bench-call"))
+	}
+	var next atomic.Int64
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(urls[next.Add(1)-1])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
 }

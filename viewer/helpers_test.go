@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
-	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,48 +16,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 
-	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
+	"github.com/callscope/callscope/auth/authtest"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
 )
 
-const serviceToken = "viewer-test-service-token"
+// The callers' credentials to query; the viewer holds only its own.
+const (
+	consoleToken = "console-test-token"
+	viewerToken  = "viewer-test-token"
+)
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-
-type memKeys struct {
-	mu     sync.Mutex
-	server map[string]crypto.PublicKey
-	tenant map[string]map[string]crypto.PublicKey
-}
-
-func (m *memKeys) ServerKey(_ context.Context, kid string) (crypto.PublicKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if k, ok := m.server[kid]; ok {
-		return k, nil
-	}
-	return nil, callscope.Errorf(callscope.NotFound, "no such key")
-}
-
-func (m *memKeys) TenantKey(_ context.Context, tenant, kid string) (crypto.PublicKey, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if k, ok := m.tenant[tenant][kid]; ok {
-		return k, nil
-	}
-	return nil, callscope.Errorf(callscope.NotFound, "no such key")
-}
 
 // syncBuffer is a log sink safe for the servers' goroutines.
 type syncBuffer struct {
@@ -84,7 +69,10 @@ type bundle struct {
 	beta     tenant.Tenant
 	server   auth.SigningKey
 	betaKey  auth.SigningKey
-	revs     *auth.Revocations
+	revs     *authredis.Revocations
+	tokens   *authdb.Tokens
+	rdb      *redis.Client
+	prefix   string
 	query    *httptest.Server
 	viewer   *httptest.Server
 	logs     *syncBuffer
@@ -93,14 +81,16 @@ type bundle struct {
 }
 
 type options struct {
-	limits    auth.RateLimits
+	limits    authredis.RateLimits
 	deadRedis bool
-	renderTTL time.Duration // viewer.Config.RenderCacheTTL
+	renderTTL time.Duration  // viewer.Config.RenderCacheTTL
+	proxies   []netip.Prefix // viewer.Config.TrustedProxies
+	redis     *redis.Client  // a Redis of the test's own (redistest.Server); nil: the shared one
 }
 
-func generous() auth.RateLimits {
-	l := auth.DefaultRateLimits()
-	l.ViewJTI = redis_rate.PerSecond(100000)
+func generous() authredis.RateLimits {
+	l := authredis.DefaultRateLimits()
+	l.ViewToken = redis_rate.PerSecond(100000)
 	l.ViewIP = redis_rate.PerSecond(100000)
 	l.Invalid = redis_rate.Limit{Rate: 1000, Burst: 1000, Period: time.Minute}
 	return l
@@ -108,11 +98,11 @@ func generous() auth.RateLimits {
 
 func setup(tb testing.TB, opt options) *bundle {
 	tb.Helper()
-	if opt.limits == (auth.RateLimits{}) {
+	if opt.limits == (authredis.RateLimits{}) {
 		opt.limits = generous()
 	}
 	d := dbtest.New(tb)
-	ts := tenant.NewStore(d)
+	ts := tenantdb.NewStore(d)
 	b := &bundle{db: d, logs: &syncBuffer{}, now: time.Now().Truncate(time.Second), forwards: make(chan http.Header, 4)}
 	var err error
 	ctx := context.Background()
@@ -124,16 +114,25 @@ func setup(tb testing.TB, opt options) *bundle {
 	}
 	b.server, _ = auth.NewSigningKey()
 	b.betaKey, _ = auth.NewSigningKey()
-	keys := &memKeys{server: map[string]crypto.PublicKey{b.server.KID: b.server.Public().Key},
-		tenant: map[string]map[string]crypto.PublicKey{"beta": {b.betaKey.KID: b.betaKey.Public().Key}}}
-	rdb, prefix := redistest.New(tb)
-	b.revs = auth.NewRevocations(rdb, prefix, nil)
+	keys := &authtest.Keys{Server: map[string]crypto.PublicKey{b.server.KID: b.server.Public().Key},
+		Tenant: map[string]map[string]crypto.PublicKey{"beta": {b.betaKey.KID: b.betaKey.Public().Key}}}
+	rdb, prefix := opt.redis, "cs:"
+	if rdb == nil {
+		rdb, prefix = redistest.New(tb)
+	}
+	b.rdb, b.prefix = rdb, prefix
+	b.revs = authredis.NewRevocations(rdb, prefix, nil)
+	b.tokens = authdb.NewTokens(d, ts, b.revs, auth.DefaultLimits())
+	b.revs.SetRebuild(b.tokens.SyncTenant)
 	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	// query, on loopback, as the lead mounts it.
-	qv := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(ts), Revocations: b.revs, Memo: auth.NewSigCache()}
+	// query, on loopback, as serve mounts it.
+	cached := tenantdb.NewCache(ts, time.Millisecond)
+	qv := &auth.Verifier{Keys: keys, Tenants: cached, Revocations: b.revs, Memo: auth.NewMemo()}
 	qe := web.New(log, "query")
-	query.NewServer(query.NewStore(d), ts, qv, serviceToken, log).Routes(qe.Group(""))
+	qs := query.NewServer(query.NewStore(d), cached, qv, query.Credentials{Console: consoleToken, Viewer: viewerToken}, log)
+	qs.SetRevocationSync(b.tokens)
+	qs.Routes(qe.Group(""))
 	// Stand-ins for the auth engineer's mint API and JWKS, to see what the
 	// viewer forwards.
 	qe.POST("/api/v1/view-tokens", func(c echo.Context) error {
@@ -149,20 +148,20 @@ func setup(tb testing.TB, opt options) *bundle {
 	b.query = httptest.NewServer(qe)
 	tb.Cleanup(b.query.Close)
 
-	qc := query.NewClient(b.query.URL, serviceToken, nil)
+	qc := queryapi.NewClient(b.query.URL, viewerToken, nil)
 	dir := viewer.NewDirectory(qc)
-	vrdb := rdb
-	vrevs := auth.RevocationChecker(b.revs)
-	rl := auth.NewRateLimiter(rdb, prefix, opt.limits)
+	vrevs := authredis.NewRevocations(rdb, prefix, nil)
+	rl := authredis.NewRateLimiter(rdb, prefix, opt.limits)
 	if opt.deadRedis {
 		dead := deadRedis(tb)
-		vrevs = auth.NewRevocations(dead, prefix, nil)
-		rl = auth.NewRateLimiter(dead, prefix, opt.limits)
+		vrevs = authredis.NewRevocations(dead, prefix, nil)
+		rl = authredis.NewRateLimiter(dead, prefix, opt.limits)
 	}
-	_ = vrdb
-	vv := &auth.Verifier{Keys: dir, Tenants: dir, Revocations: vrevs, Memo: auth.NewSigCache()}
+	vrevs.SetRebuild(qc.SyncRevocations)
+	vv := &auth.Verifier{Keys: dir, Tenants: dir, Revocations: vrevs, Memo: auth.NewMemo()}
 	ve := web.New(log, "viewer")
-	viewer.New(viewer.Config{PublicURL: "http://127.0.0.1", QueryURL: b.query.URL, ServiceToken: serviceToken, RenderCacheTTL: opt.renderTTL}, qc, vv, rl, log).Routes(ve)
+	viewer.New(viewer.Config{PublicURL: "http://127.0.0.1", QueryURL: b.query.URL, RenderCacheTTL: opt.renderTTL, TrustedProxies: opt.proxies},
+		qc, vv, authredis.NewGate(vv, rl), log).Routes(ve)
 	b.viewer = httptest.NewServer(ve)
 	tb.Cleanup(b.viewer.Close)
 	return b

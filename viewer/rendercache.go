@@ -3,8 +3,9 @@ package viewer
 import (
 	"crypto/sha256"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/callscope/callscope/cache"
 )
 
 // DefaultRenderCacheTTL is how long a rendered page is reused.
@@ -12,7 +13,7 @@ const DefaultRenderCacheTTL = 5 * time.Second
 
 // defaultRenderCacheBytes bounds the memory the cache holds (a 20-message
 // page is ~40 KB, so ~1,600 pages).
-const defaultRenderCacheBytes = 64 << 20
+const defaultRenderCacheBytes int64 = 64 << 20
 
 // renderCache keeps rendered ladder pages for a few seconds so that a link
 // opened again (a reload, an iframe shown to several people, a page the
@@ -36,22 +37,32 @@ const defaultRenderCacheBytes = 64 << 20
 // Staleness is bounded by the TTL: messages that arrive for a call in
 // progress, or a changed alias, show up within it.
 type renderCache struct {
-	ttl      time.Duration
-	maxBytes int
-
-	mu    sync.Mutex
-	m     map[[32]byte]renderEntry
-	bytes int
+	ttl time.Duration
+	c   *cache.Cache[[32]byte, renderEntry]
 }
 
 type renderEntry struct {
 	body    []byte
 	origins []string // the tenant's embed origins, for the CSP
-	expires time.Time
 }
 
-func newRenderCache(ttl time.Duration, maxBytes int) *renderCache {
-	return &renderCache{ttl: ttl, maxBytes: maxBytes, m: map[[32]byte]renderEntry{}}
+// maxRenderEntries bounds the pages held whatever their size.
+const maxRenderEntries = 10000
+
+func newRenderCache(ttl time.Duration, maxBytes int64) *renderCache {
+	return &renderCache{ttl: ttl, c: cache.New[[32]byte, renderEntry](cache.Options[renderEntry]{
+		MaxEntries: maxRenderEntries,
+		// One page may take at most a quarter of the budget, so a huge call
+		// cannot flush every other tenant's pages.
+		MaxCost: maxBytes,
+		Cost: func(e renderEntry) int64 {
+			if n := int64(len(e.body)); n <= maxBytes/4 {
+				return n
+			}
+			return maxBytes + 1 // not kept
+		},
+		TTL: ttl,
+	})}
 }
 
 // renderKey names one rendering of one token's page.
@@ -71,47 +82,18 @@ func renderKey(token string, page int, theme string, groupByIP bool) [32]byte {
 }
 
 // get returns a live entry. The body must not be modified.
-func (c *renderCache) get(k [32]byte, now time.Time) (renderEntry, bool) {
+func (c *renderCache) get(k [32]byte) (renderEntry, bool) {
 	if c == nil {
 		return renderEntry{}, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok {
-		return renderEntry{}, false
-	}
-	if !now.Before(e.expires) {
-		c.bytes -= len(e.body)
-		delete(c.m, k)
-		return renderEntry{}, false
-	}
-	return e, true
+	return c.c.Get(k)
 }
 
-// put stores body; over the byte budget it first drops expired entries,
-// then everything (a few re-renders, never unbounded memory).
-func (c *renderCache) put(k [32]byte, body []byte, origins []string, now time.Time) {
-	if c == nil || len(body) > c.maxBytes/4 {
+// put keeps body for the cache's TTL; over the byte budget the least
+// recently used pages go.
+func (c *renderCache) put(k [32]byte, body []byte, origins []string) {
+	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[k]; ok {
-		c.bytes -= len(old.body)
-	}
-	if c.bytes+len(body) > c.maxBytes {
-		for key, e := range c.m {
-			if !now.Before(e.expires) {
-				c.bytes -= len(e.body)
-				delete(c.m, key)
-			}
-		}
-		if c.bytes+len(body) > c.maxBytes {
-			clear(c.m)
-			c.bytes = 0
-		}
-	}
-	c.m[k] = renderEntry{body: body, origins: origins, expires: now.Add(c.ttl)}
-	c.bytes += len(body)
+	c.c.Set(k, renderEntry{body: body, origins: origins})
 }

@@ -1,9 +1,11 @@
 // Package viewer is callscope's public edge: GET /v/{token} renders one
 // call's ladder for whoever holds the link, in the tenant's iframe. It holds
-// no database credential and no private key: it verifies the token (cheap
-// refusals first, rate limits, revocation in Redis), asks the query service
-// for the call with the token forwarded (query verifies it again and
-// answers only inside its scope), and renders with templ.
+// no database credential, no private key and no secret key: it verifies
+// the token (revocation in Redis, rate limits), asks the query service for
+// the call with the token forwarded (query verifies it again and answers
+// only inside its scope), and renders with templ. Its own credential to
+// query opens only the routes an edge needs; no package it imports opens
+// the database (a test holds it to that).
 package viewer
 
 import (
@@ -27,8 +29,9 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/ladder"
-	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/static"
 	"github.com/callscope/callscope/templates"
 	"github.com/callscope/callscope/tenant"
@@ -37,9 +40,12 @@ import (
 
 // Config is what the viewer needs to know about its surroundings.
 type Config struct {
-	PublicURL    string // base of viewer links, e.g. https://view.example.com
-	QueryURL     string // where the mint API and JWKS are forwarded
-	ServiceToken string // kept for wiring symmetry; the Client carries it
+	PublicURL string // base of viewer links, e.g. https://view.example.com
+	QueryURL  string // where the mint API and JWKS are forwarded
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: the
+	// client is the rightmost address not in them. Empty: the socket peer
+	// is the client.
+	TrustedProxies []netip.Prefix
 	// RenderCacheTTL is how long a rendered page is reused for the same
 	// token and options (see renderCache): 0 means DefaultRenderCacheTTL,
 	// negative disables the cache.
@@ -66,9 +72,9 @@ type Auditor interface {
 // Server serves the public routes.
 type Server struct {
 	cfg      Config
-	qc       *query.Client
+	qc       *queryapi.Client
 	verifier *auth.Verifier
-	rl       *auth.RateLimiter
+	gate     *authredis.Gate
 	dir      *Directory
 	log      *slog.Logger
 	prefix   string // path of PublicURL, "" or "/viewer"
@@ -80,9 +86,9 @@ type Server struct {
 
 // New returns the viewer. verifier must resolve keys and tenant status
 // through the query service (a *Directory) and check revocation in Redis;
-// rl applies the public rate limits.
-func New(cfg Config, qc *query.Client, verifier *auth.Verifier, rl *auth.RateLimiter, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, qc: qc, verifier: verifier, rl: rl, log: log}
+// gate admits each view (verifier plus the public budgets).
+func New(cfg Config, qc *queryapi.Client, verifier *auth.Verifier, gate *authredis.Gate, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, qc: qc, verifier: verifier, gate: gate, log: log}
 	switch ttl := cfg.RenderCacheTTL; {
 	case ttl == 0:
 		s.renders = newRenderCache(DefaultRenderCacheTTL, defaultRenderCacheBytes)
@@ -105,13 +111,26 @@ func New(cfg Config, qc *query.Client, verifier *auth.Verifier, rl *auth.RateLim
 				// query sees the address the viewer saw, not one the
 				// client claims.
 				pr.SetXForwarded()
+				// Query's log lines of the request carry the viewer's id.
+				pr.Out.Header.Set(web.HeaderRequestID, web.RequestIDFrom(pr.In.Context()))
+			},
+			ModifyResponse: func(resp *http.Response) error {
+				// The answer carries the viewer's own id (the same one);
+				// query's cache policy stands, or none is no-store.
+				resp.Header.Del(web.HeaderRequestID)
+				if resp.Header.Get("Cache-Control") == "" {
+					resp.Header.Set("Cache-Control", "no-store")
+				}
+				return nil
 			},
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				// Neither the URL (it may hold a jti) nor the body is logged.
-				log.WarnContext(r.Context(), "forward to query failed", "err", errors.Unwrap(err), "request_id", web.RequestIDFrom(r.Context()))
+				id := web.RequestIDFrom(r.Context())
+				log.WarnContext(r.Context(), "forward to query failed", "err", errors.Unwrap(err), "request_id", id)
 				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Cache-Control", "no-store")
 				w.WriteHeader(http.StatusBadGateway)
-				_, _ = w.Write([]byte(`{"error":{"code":"unavailable","message":"service unavailable"}}`))
+				_, _ = fmt.Fprintf(w, `{"error":{"code":"unavailable","message":"service unavailable","request_id":%q}}`, id)
 			},
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
@@ -125,9 +144,11 @@ func (s *Server) SetAuditor(a Auditor) { s.audit = a }
 // maxForwardBody bounds what the mint API forward accepts from the public.
 const maxForwardBody = 64 << 10
 
-// Routes mounts the public routes on e. Authorization per line: the view
-// token in the path; the mint API's own API key (checked by query); none.
+// Routes mounts the public routes on e, and tells e which peers' client
+// addresses to believe. Authorization per line: the view token in the
+// path; the mint API's own API key (checked by query); none.
 func (s *Server) Routes(e *echo.Echo) {
+	e.IPExtractor = clientAddress(s.cfg.TrustedProxies)
 	e.Use(s.securityHeaders)
 	e.GET("/v/:token", s.page)                             // view token
 	e.GET("/v/:token/text", s.text)                        // view token
@@ -139,6 +160,27 @@ func (s *Server) Routes(e *echo.Echo) {
 	web.HealthRoutes(e, map[string]web.Check{"query": s.queryReady})
 }
 
+// clientAddress is how the viewer finds a request's client: the socket
+// peer, or, when it is one of the trusted proxies, the rightmost address of
+// X-Forwarded-For that is not (each proxy appends the peer it saw, so
+// anything left of the last untrusted hop is the client's own claim).
+func clientAddress(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	// echo trusts loopback, link-local and private peers unless told not
+	// to: only the configured proxies are trusted here.
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(prefixNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func prefixNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
 func (s *Server) queryReady(ctx context.Context) error {
 	_, err := s.qc.TenantPublic(ctx, "-readiness-probe-")
 	if callscope.Is(err, callscope.NotFound) || callscope.Is(err, callscope.Invalid) {
@@ -147,12 +189,15 @@ func (s *Server) queryReady(ctx context.Context) error {
 	return err
 }
 
+// forward hands the token API to query. The answer keeps query's
+// Cache-Control (the JWKS may be cached, a minted token never is).
 func (s *Server) forward(c echo.Context) error {
 	if s.proxy == nil {
 		return callscope.Errorf(callscope.Unavailable, "query service not configured")
 	}
 	r := c.Request()
 	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxForwardBody)
+	c.Response().Header().Del("Cache-Control")
 	s.proxy.ServeHTTP(c.Response(), r)
 	return nil
 }
@@ -188,33 +233,8 @@ func csp(origins []string) string {
 		"; base-uri 'none'; form-action 'none'"
 }
 
-// wellFormed is the free check before any Redis or crypto: size and the
-// compact JWS alphabet.
-func wellFormed(tok string) bool {
-	if len(tok) == 0 || len(tok) > auth.MaxTokenBytes {
-		return false
-	}
-	dots := 0
-	for i := 0; i < len(tok); i++ {
-		switch ch := tok[i]; {
-		case ch == '.':
-			dots++
-		case ch >= 'A' && ch <= 'Z', ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', ch == '-', ch == '_':
-		default:
-			return false
-		}
-	}
-	return dots == 2
-}
-
 func (s *Server) clientIP(c echo.Context) netip.Addr {
-	var raw string
-	if c.Echo().IPExtractor != nil {
-		raw = c.RealIP() // the operator configured which proxies to trust
-	} else {
-		raw, _, _ = net.SplitHostPort(c.Request().RemoteAddr)
-	}
-	ip, err := netip.ParseAddr(raw)
+	ip, err := netip.ParseAddr(c.RealIP())
 	if err != nil {
 		return netip.IPv4Unspecified()
 	}
@@ -223,47 +243,33 @@ func (s *Server) clientIP(c echo.Context) netip.Addr {
 
 // refusal is a page the viewer answers instead of the call.
 type refusal struct {
-	kind       string // templates.ErrorProps.Kind
+	kind       string // templates.ErrorProps.Kind: an auth.Refusal or a page kind
 	status     int
 	origins    []string
 	retryAfter time.Duration
 }
 
-// admit runs the checks every /v/ resource shares, in order: shape, the
-// IP's invalid-token budget, Verify, then the per-token and per-IP view
-// budgets. auth.Verifier.VerifyView does all but the shape, with every
-// Redis check of an authentic token in one round trip; an IP this process
-// already knows to be out of invalid-token budget is refused before any
-// signature work.
+// refused is the page of a refused token: its refusal, and the embed
+// origins of its tenant when the refusal leaves its signature good.
+func (s *Server) refused(c echo.Context, tok string, err error) *refusal {
+	r, _ := auth.RefusalOf(err)
+	if r == "" || r == auth.ErrUnavailable {
+		return s.unavailable(c, "verify", err)
+	}
+	ctx := c.Request().Context()
+	s.log.InfoContext(ctx, "view token refused", "outcome", string(r), "request_id", web.RequestID(c))
+	return &refusal{kind: string(r), status: web.Status(r.Kind()),
+		origins: s.verifier.FramingOrigins(ctx, tok, err, s.dir.EmbedOrigins)}
+}
+
+// admit runs the checks every /v/ resource shares (authredis.Gate.Admit):
+// the address's invalid-token budget, Verify, then the per-token and
+// per-address view budgets.
 func (s *Server) admit(c echo.Context, tok string) (*auth.Claims, *refusal) {
 	ctx := c.Request().Context()
-	if !wellFormed(tok) {
-		return nil, &refusal{kind: "invalid", status: http.StatusUnauthorized}
-	}
-	ip := s.clientIP(c)
-	claims, budget, err := s.verifier.VerifyView(ctx, tok, ip, s.rl)
+	claims, budget, err := s.gate.Admit(ctx, tok, s.clientIP(c))
 	if err != nil {
-		outcome := auth.Outcome(err)
-		if outcome == "unavailable" {
-			return nil, s.unavailable(c, "verify", err)
-		}
-		s.log.InfoContext(ctx, "view token refused", "outcome", outcome, "request_id", web.RequestID(c))
-		r := &refusal{kind: "invalid", status: http.StatusUnauthorized}
-		switch outcome {
-		case "expired":
-			r.kind = "expired"
-		case "revoked", "tenant_inactive":
-			r.kind = "revoked"
-		}
-		if outcome == "expired" || outcome == "revoked" {
-			// The signature was good: the tenant may frame its error page.
-			if ac, err := s.verifier.Authentic(ctx, tok); err == nil {
-				if t, err := s.dir.Tenant(ctx, ac.Tenant); err == nil {
-					r.origins = t.EmbedOrigins
-				}
-			}
-		}
-		return nil, r
+		return nil, s.refused(c, tok, err)
 	}
 	if budget.Limited {
 		r := &refusal{kind: "rate_limited", status: http.StatusTooManyRequests, retryAfter: budget.RetryAfter}
@@ -278,31 +284,23 @@ func (s *Server) admit(c echo.Context, tok string) (*auth.Claims, *refusal) {
 
 func (s *Server) unavailable(c echo.Context, what string, err error) *refusal {
 	s.log.WarnContext(c.Request().Context(), "view refused: dependency unavailable", "what", what, "err", err, "request_id", web.RequestID(c))
-	return &refusal{kind: "unavailable", status: http.StatusServiceUnavailable}
+	return &refusal{kind: string(auth.ErrUnavailable), status: http.StatusServiceUnavailable}
 }
 
 func (s *Server) origins(ctx context.Context, claims *auth.Claims) []string {
-	t, err := s.dir.Tenant(ctx, claims.Tenant)
-	if err != nil {
-		return nil
-	}
-	return t.EmbedOrigins
+	o, _ := s.dir.EmbedOrigins(ctx, claims.Tenant)
+	return o
 }
 
 // fromQuery turns a query Client error into the page to show.
-func (s *Server) fromQuery(c echo.Context, claims *auth.Claims, err error) *refusal {
+func (s *Server) fromQuery(c echo.Context, tok string, claims *auth.Claims, err error) *refusal {
 	ctx := c.Request().Context()
-	var te *query.TokenError
-	switch {
+	switch r, _ := auth.RefusalOf(err); {
 	case callscope.Is(err, callscope.NotFound):
 		return &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(ctx, claims)}
-	case errors.As(err, &te) && te.Code != query.CodeUnavailable:
+	case r != "" && r != auth.ErrUnavailable:
 		// Revoked between our check and query's, for instance.
-		kind := map[string]string{query.CodeExpired: "expired", query.CodeRevoked: "revoked", query.CodeTenantInactive: "revoked"}[te.Code]
-		if kind == "" {
-			kind = "invalid"
-		}
-		return &refusal{kind: kind, status: http.StatusUnauthorized, origins: te.EmbedOrigins}
+		return s.refused(c, tok, err)
 	case callscope.Is(err, callscope.Unavailable):
 		return s.unavailable(c, "query", err)
 	}
@@ -362,14 +360,14 @@ func (s *Server) page(c echo.Context) error {
 	// Only now, with the token verified and not revoked in this very
 	// request, may a page rendered for it a moment ago be served.
 	key := renderKey(tok, pageNo, th, group)
-	if e, ok := s.renders.get(key, time.Now()); ok {
+	if e, ok := s.renders.get(key); ok {
 		c.Response().Header().Set("Content-Security-Policy", csp(e.origins))
 		s.record(c, claims, "page")
 		return web.Blob(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, e.body)
 	}
 	call, err := s.qc.ViewCall(ctx, tok)
 	if err != nil {
-		return s.refuse(c, s.fromQuery(c, claims, err))
+		return s.refuse(c, s.fromQuery(c, tok, claims, err))
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
 	msgs, events := call.Ladder()
@@ -408,7 +406,7 @@ func (s *Server) page(c echo.Context) error {
 		s.log.ErrorContext(ctx, "render failed", "err", err, "request_id", web.RequestID(c))
 		return s.refuse(c, &refusal{kind: "internal", status: http.StatusInternalServerError, origins: call.Tenant.EmbedOrigins})
 	}
-	s.renders.put(key, body, call.Tenant.EmbedOrigins, time.Now())
+	s.renders.put(key, body, call.Tenant.EmbedOrigins)
 	s.record(c, claims, "page")
 	return web.Blob(c, http.StatusOK, echo.MIMETextHTMLCharsetUTF8, body)
 }
@@ -437,7 +435,7 @@ func (s *Server) text(c echo.Context) error {
 	}
 	body, err := s.qc.ViewText(c.Request().Context(), tok)
 	if err != nil {
-		return s.refuse(c, s.fromQuery(c, claims, err))
+		return s.refuse(c, s.fromQuery(c, tok, claims, err))
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))
 	s.record(c, claims, "text")
@@ -457,7 +455,7 @@ func (s *Server) pcap(c echo.Context) error {
 	}
 	body, err := s.qc.ViewPCAP(c.Request().Context(), tok)
 	if err != nil {
-		return s.refuse(c, s.fromQuery(c, claims, err))
+		return s.refuse(c, s.fromQuery(c, tok, claims, err))
 	}
 	h := c.Response().Header()
 	h.Set("Content-Security-Policy", csp(s.origins(c.Request().Context(), claims)))

@@ -200,7 +200,7 @@ func TestInvalidTokenBudget(t *testing.T) {
 
 func TestViewRateLimitPerToken(t *testing.T) {
 	lim := generous()
-	lim.ViewJTI = redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Minute}
+	lim.ViewToken = redis_rate.Limit{Rate: 1, Burst: 1, Period: time.Minute}
 	b := setup(t, options{limits: lim})
 	b.insert(t, querytest.Call{TenantID: b.acme.ID, CallID: "c1", Start: t0})
 	tok := mint(t, b.server, b.claims("acme", "c1"))

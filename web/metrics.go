@@ -18,6 +18,7 @@ const (
 	httpDurationName  = "callscope_http_request_duration_seconds"
 	verificationsName = "callscope_token_verifications_total"
 	queryDurationName = "callscope_query_duration_seconds"
+	auditDropsName    = "callscope_view_audit_dropped_total"
 )
 
 // latencyBuckets span a cached render (~1 ms) to a slow search or export (10 s).
@@ -155,4 +156,29 @@ func (m *QueryMetrics) Observe(op string, d time.Duration, err error) {
 func (m *QueryMetrics) Start(op string) func(err error) {
 	start := time.Now()
 	return func(err error) { m.Observe(op, time.Since(start), err) }
+}
+
+// AuditDrops counts view-audit entries lost on the way to PostgreSQL. A nil
+// *AuditDrops counts nothing.
+type AuditDrops struct {
+	c    *prometheus.CounterVec
+	role string
+}
+
+// NewAuditDrops registers callscope_view_audit_dropped_total{role, reason}
+// on reg; reason is "queue_full" (turned away at the door) or
+// "write_failed" (a batch that kept failing after its retries).
+func NewAuditDrops(reg prometheus.Registerer, role string) *AuditDrops {
+	return &AuditDrops{role: role, c: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: auditDropsName,
+		Help: "View-audit entries lost, by role and reason.",
+	}, []string{"role", "reason"}))}
+}
+
+// Observe counts n entries lost for reason.
+func (m *AuditDrops) Observe(reason string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.c.WithLabelValues(m.role, reason).Add(float64(n))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/auth"
 )
 
 // Status maps an error kind to its HTTP status.
@@ -39,13 +40,23 @@ func Status(k callscope.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// StatusOf is the HTTP status err answers with: its kind's, except echo's
+// 405, which stays a 405 (the router has set Allow).
+func StatusOf(err error) int {
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code == http.StatusMethodNotAllowed {
+		return he.Code
+	}
+	return Status(KindOf(err))
+}
+
 // KindOf classifies err, including echo's own errors (404 for unknown
 // routes, 405, 413 from the body limit).
 func KindOf(err error) callscope.Kind {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		switch he.Code {
-		case http.StatusNotFound, http.StatusMethodNotAllowed:
+		case http.StatusNotFound:
 			return callscope.NotFound
 		case http.StatusUnauthorized:
 			return callscope.Unauthorized
@@ -71,17 +82,25 @@ func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		kind := KindOf(err)
-		status := Status(kind)
+		status, code := StatusOf(err), string(kind)
 		field, msg := callscope.Public(err)
 		var he *echo.HTTPError
 		if errors.As(err, &he) && kind != callscope.Internal {
 			msg = http.StatusText(he.Code)
 		}
-		if kind == callscope.Internal {
+		switch {
+		case status == http.StatusMethodNotAllowed:
+			code, msg = "method_not_allowed", "this path does not take "+c.Request().Method+"; see the Allow header"
+		case kind == callscope.Internal:
 			msg = "internal error"
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path(), "request_id", RequestID(c))
 		}
-		body := map[string]any{"code": string(kind), "message": msg, "request_id": RequestID(c)}
+		// A refused view token answers with its refusal, the one vocabulary
+		// the client reads back (auth.Refusal).
+		if r, ok := auth.RefusalOf(err); ok {
+			code = string(r)
+		}
+		body := map[string]any{"code": code, "message": msg, "request_id": RequestID(c)}
 		if field != "" {
 			body["field"] = field
 		}
@@ -90,6 +109,9 @@ func JSONErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 	}
 }
+
+// HeaderRequestID carries a request's id between callscope's listeners.
+const HeaderRequestID = echo.HeaderXRequestID
 
 type ctxKey struct{}
 
@@ -112,14 +134,14 @@ func RequestIDFrom(ctx context.Context) string {
 func Middleware(log *slog.Logger, role string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			id := c.Request().Header.Get("X-Request-Id")
+			id := c.Request().Header.Get(HeaderRequestID)
 			if !validID(id) {
 				b := make([]byte, 8)
 				rand.Read(b)
 				id = hex.EncodeToString(b)
 			}
 			c.Set("request_id", id)
-			c.Response().Header().Set("X-Request-Id", id)
+			c.Response().Header().Set(HeaderRequestID, id)
 			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), ctxKey{}, id)))
 			start := time.Now()
 			err := next(c)

@@ -15,6 +15,7 @@ import (
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // dbFlag registers --database-url on fs and returns an opener for after Parse.
@@ -83,7 +84,7 @@ func tenantCreate(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		t, err := tenant.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention.n})
+		t, err := tenantdb.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention.n})
 		if err != nil {
 			return err
 		}
@@ -102,7 +103,7 @@ func tenantList(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		ts, err := tenant.NewStore(d).List(ctx)
+		ts, err := tenantdb.NewStore(d).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -126,7 +127,7 @@ func tenantStatus(ctx context.Context, c *cmdline) error {
 	if c.cmd.name == "resume" {
 		status, action = tenant.Active, adminaudit.TenantResume
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		if _, err := ts.Update(ctx, t.ID, tenant.Update{Status: &status}); err != nil {
 			return err
 		}
@@ -147,7 +148,7 @@ func tenantAlias(ctx context.Context, c *cmdline) error {
 	if _, err := tenant.AliasKey(pos[1]); err != nil {
 		return argError("IP[:PORT]", err)
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		key, err := ts.SetAlias(ctx, t.ID, pos[1], pos[2])
 		if err != nil {
 			return argError("NAME", err)
@@ -170,7 +171,7 @@ func tenantUnalias(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return argError("IP[:PORT]", err)
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		err := ts.RemoveAlias(ctx, t.ID, pos[1])
 		if callscope.Is(err, callscope.NotFound) {
 			return fmt.Errorf("%s has no alias for %s (callscope tenant aliases %s lists them)", t.Slug, key, t.Slug)
@@ -192,7 +193,7 @@ func tenantAliases(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "ADDRESS\tNAME")
 		for _, k := range slices.Sorted(maps.Keys(t.Aliases)) {
@@ -248,7 +249,7 @@ func nodeAdd(ctx context.Context, c *cmdline) error {
 	if _, err := tenant.ParseCIDRs(cidrs); err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		n, err := ts.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: int64(id), Name: name, AuthKey: authKey, CIDRs: cidrs})
 		if err != nil {
 			return err
@@ -273,7 +274,7 @@ func nodeRemove(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
 		if err := ts.RemoveNode(ctx, t.ID, id); err != nil {
 			return err
 		}
@@ -292,7 +293,7 @@ func nodeList(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		s := tenant.NewStore(d)
+		s := tenantdb.NewStore(d)
 		var nodes []tenant.Node
 		if len(pos) == 1 {
 			t, err := s.BySlug(ctx, pos[0])
@@ -324,7 +325,7 @@ func nodeUnclaimed(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		us, err := tenant.NewStore(d).ListUnclaimed(ctx)
+		us, err := tenantdb.NewStore(d).ListUnclaimed(ctx)
 		if err != nil {
 			return err
 		}

@@ -10,13 +10,14 @@ import (
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/adminaudit/adminaudittest"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db/dbtest"
 )
 
 func TestAdminCommands(t *testing.T) {
 	c := newCLI(t)
 	ctx := context.Background()
-	admins := auth.NewAdminStore(dbtest.Open(t, c.env["CALLSCOPE_DATABASE_URL"]), auth.DefaultParams())
+	admins := authdb.NewAdminStore(dbtest.Open(t, c.env["CALLSCOPE_DATABASE_URL"]), auth.DefaultParams())
 	const pw = "correct horse battery staple"
 	c.mustRunIn(pw+"\n", "admin", "create", "ops@example.com")
 	c.mustRunIn(pw+"\n", "admin", "create", "night@example.com")

@@ -11,6 +11,7 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 )
 
@@ -74,7 +75,7 @@ func adminPassword(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		s := auth.NewAdminStore(d, auth.DefaultParams())
+		s := authdb.NewAdminStore(d, auth.DefaultParams())
 		op, action, said := s.Create, adminaudit.AdminCreate, "created admin %s\n"
 		if c.cmd.name == "reset" {
 			op, action, said = s.ResetPassword, adminaudit.AdminReset, "new password for admin %s: their console sessions end at their next request\n"
@@ -97,7 +98,7 @@ func adminList(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		admins, err := auth.NewAdminStore(d, auth.DefaultParams()).List(ctx)
+		admins, err := authdb.NewAdminStore(d, auth.DefaultParams()).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func adminSetDisabled(ctx context.Context, c *cmdline) error {
 	}
 	disable := c.cmd.name == "disable"
 	return withDB(ctx, open, func(d *db.DB) error {
-		a, err := auth.NewAdminStore(d, auth.DefaultParams()).SetDisabled(ctx, pos[0], disable)
+		a, err := authdb.NewAdminStore(d, auth.DefaultParams()).SetDisabled(ctx, pos[0], disable)
 		if err != nil {
 			return adminError(err, pos[0])
 		}

@@ -184,6 +184,7 @@ var badValues = map[string]badValue{
 	"serve --retention-max-days": {"ninety", `"ninety" is not a non-negative integer`},
 	"serve --public-url":         {"view.example.com", "must be an http(s) URL"},
 	"serve --secret-key":         {"short", "must be at least 32 characters"},
+	"serve --trusted-proxies":    {"10.0.0.0/33", "10.0.0.0/33"},
 	"serve --hep-tls-addr":       {":9061", "needs CALLSCOPE_HEP_TLS_CERT and CALLSCOPE_HEP_TLS_KEY"},
 }
 
@@ -204,6 +205,7 @@ var anyValue = map[string]string{
 	"serve --metrics-addr":           "bound when serve starts",
 	"serve --query-url":              "dialled when serve starts",
 	"serve --query-token":            "a secret of any shape",
+	"serve --viewer-query-token":     "a secret of any shape",
 	"serve --spool-dir":              "created when ingest starts",
 	"serve --correlation-headers":    "free text: header names",
 	"serve --log-level":              "TODO",

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -211,7 +210,7 @@ func (r *renamed) Error() string { return r.msg }
 func (r *renamed) Unwrap() error { return r.err }
 
 // usage prints a leaf's help: its line, what it does, its flags with their
-// current values (a secret only as "set, not shown") and variables.
+// current values (a secret only as "(set)") and variables.
 func (c *cmdline) usage(w io.Writer) {
 	line := "callscope " + c.path
 	if c.cmd.args != "" {
@@ -278,12 +277,9 @@ func shownDefault(f *flag.Flag) string {
 	case def == "" || isBool(f) && def == "false":
 		return ""
 	case secretFlags[f.Name]:
-		return "set, not shown"
+		return hidden(def)
 	}
-	if u, err := url.Parse(def); err == nil && u.User != nil {
-		return u.Redacted() // a database URL may hold a password
-	}
-	return def
+	return withoutPassword(def) // a database or Redis URL may hold a password
 }
 
 func sentenceCase(s string) string {

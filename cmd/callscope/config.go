@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/callscope/callscope/tenant"
 )
 
 // Config is every setting of callscope, parsed once from flags and
@@ -32,6 +35,7 @@ type Config struct {
 	QueryURL        string
 	queryURLDerived bool // QueryURL came from QueryAddr, not from the user
 	QueryToken      string
+	ViewerToken     string
 	ConsoleAddr     string
 	ConsoleSecure   bool
 	MetricsAddr     string
@@ -51,6 +55,7 @@ type Config struct {
 	TokenMaxTTL     time.Duration
 	TokenMaxWindow  time.Duration
 	RetentionMax    int
+	TrustedProxies  []netip.Prefix
 }
 
 // AllRoles are the roles `serve` can run, in start order.
@@ -61,16 +66,46 @@ type setting struct {
 	flag, env, def, help string
 }
 
+// showAs says, for the settings that hold secrets, how their value may
+// appear in --help and messages: never as it is.
+var showAs = map[string]func(string) string{}
+
+// shown records how s's value appears.
+func shown(show func(string) string, s setting) setting { showAs[s.flag] = show; return s }
+
+// hidden shows a secret as "(set)", never its value.
+func hidden(v string) string {
+	if v == "" {
+		return ""
+	}
+	return "(set)"
+}
+
+// withoutPassword shows a database or Redis URL with the password inside it
+// replaced by "(set)".
+func withoutPassword(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return hidden(v) // unparsable: it may hold anything
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "(set)")
+		// Keep "(set)" readable rather than percent-encoded.
+		return strings.Replace(u.String(), "%28set%29", "(set)", 1)
+	}
+	return v
+}
+
 var settings = map[string]setting{}
 
 func addSetting(s setting) setting { settings[s.flag] = s; return s }
 
 var (
-	sDatabaseURL   = addSetting(setting{"database-url", "CALLSCOPE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/callscope?sslmode=disable", "PostgreSQL URL; the database is created and migrated when missing"})
-	sRedisURL      = addSetting(setting{"redis-url", "CALLSCOPE_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL"})
+	sDatabaseURL   = addSetting(shown(withoutPassword, setting{"database-url", "CALLSCOPE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/callscope?sslmode=disable", "PostgreSQL URL; the database is created and migrated when missing"}))
+	sRedisURL      = addSetting(shown(withoutPassword, setting{"redis-url", "CALLSCOPE_REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL"}))
 	sRedisPrefix   = addSetting(setting{"redis-prefix", "CALLSCOPE_REDIS_PREFIX", "callscope:", "start of every Redis key; deployments (or test runs) sharing one Redis use different ones"})
 	sPublicURL     = addSetting(setting{"public-url", "CALLSCOPE_PUBLIC_URL", "http://127.0.0.1:8080", "base URL of viewer links, as customers' browsers reach the viewer"})
-	sSecretKey     = addSetting(setting{"secret-key", "CALLSCOPE_SECRET_KEY", "", "at least 32 characters; encrypts signing keys at rest (required by the query role)"})
+	sSecretKey     = addSetting(shown(hidden, setting{"secret-key", "CALLSCOPE_SECRET_KEY", "", "at least 32 characters; encrypts signing keys at rest (required by the query and console roles, never by the viewer)"}))
 	sHEPAddr       = addSetting(setting{"hep-addr", "CALLSCOPE_HEP_ADDR", ":9060", "HEP listener, UDP and TCP"})
 	sHEPTLSAddr    = addSetting(setting{"hep-tls-addr", "CALLSCOPE_HEP_TLS_ADDR", "", "HEP over TLS listener; empty disables it"})
 	sHEPTLSCert    = addSetting(setting{"hep-tls-cert", "CALLSCOPE_HEP_TLS_CERT", "", "PEM certificate for the HEP TLS listener"})
@@ -79,7 +114,9 @@ var (
 	sViewerAddr    = addSetting(setting{"viewer-addr", "CALLSCOPE_VIEWER_ADDR", ":8080", "public viewer listener"})
 	sQueryAddr     = addSetting(setting{"query-addr", "CALLSCOPE_QUERY_ADDR", "127.0.0.1:8081", "internal query service listener"})
 	sQueryURL      = addSetting(setting{"query-url", "CALLSCOPE_QUERY_URL", "", "where viewer and console reach query; default http://QUERY_ADDR"})
-	sQueryToken    = addSetting(setting{"query-token", "CALLSCOPE_QUERY_TOKEN", "", "shared service credential between console/viewer and query; default derived from the secret key"})
+	sQueryToken    = addSetting(shown(hidden, setting{"query-token", "CALLSCOPE_QUERY_TOKEN", "", "the console's credential to query (admin routes); default derived from the secret key"}))
+	sViewerToken   = addSetting(shown(hidden, setting{"viewer-query-token", "CALLSCOPE_VIEWER_QUERY_TOKEN", "", "the viewer's credential to query (the edge's routes only); default derived from the secret key"}))
+	sProxies       = addSetting(setting{"trusted-proxies", "CALLSCOPE_TRUSTED_PROXIES", "", "CIDRs of the proxies in front of the viewer whose X-Forwarded-For is believed; empty: the socket peer is the client"})
 	sConsoleAddr   = addSetting(setting{"console-addr", "CALLSCOPE_CONSOLE_ADDR", "127.0.0.1:8082", "internal admin console listener"})
 	sConsoleSecure = addSetting(setting{"console-secure-cookies", "CALLSCOPE_CONSOLE_SECURE_COOKIES", "false", "mark console cookies Secure (set when the console is served over TLS)"})
 	sMetricsAddr   = addSetting(setting{"metrics-addr", "CALLSCOPE_METRICS_ADDR", "127.0.0.1:9090", "Prometheus /metrics listener; empty disables it"})
@@ -111,8 +148,29 @@ func envDefault(getenv func(string) string, s setting) string {
 
 // stringFlag registers a string flag whose default comes from the environment.
 func stringFlag(fs *flag.FlagSet, getenv func(string) string, p *string, s setting) {
-	fs.StringVar(p, s.flag, envDefault(getenv, s), s.help+" ($"+s.env+")")
+	show, secret := showAs[s.flag]
+	if !secret {
+		fs.StringVar(p, s.flag, envDefault(getenv, s), s.help+" ($"+s.env+")")
+		return
+	}
+	*p = envDefault(getenv, s)
+	fs.Var(shownValue{p: p, show: show}, s.flag, s.help+" ($"+s.env+")")
 }
+
+// shownValue is a string flag whose value --help shows only as show says.
+type shownValue struct {
+	p    *string
+	show func(string) string
+}
+
+func (v shownValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return v.show(*v.p)
+}
+
+func (v shownValue) Set(s string) error { *v.p = s; return nil }
 
 // configFlags registers the settings named in names (all when empty) on fs
 // and returns a function that completes and validates the Config after
@@ -135,7 +193,10 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 			}
 			return envDefault(getenv, s)
 		}
-		var errs []error
+		var (
+			errs []error
+			err  error
+		)
 		dur := func(s setting) time.Duration {
 			d, err := time.ParseDuration(get(s))
 			if err != nil || d < 0 {
@@ -164,6 +225,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.QueryAddr = get(sQueryAddr)
 		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")
 		c.QueryToken = get(sQueryToken)
+		c.ViewerToken = get(sViewerToken)
 		c.ConsoleAddr = get(sConsoleAddr)
 		secure, err := strconv.ParseBool(get(sConsoleSecure))
 		if err != nil {
@@ -187,6 +249,9 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.TokenMaxTTL = dur(sTokenTTL)
 		c.TokenMaxWindow = dur(sTokenWindow)
 		c.RetentionMax = int(num(sRetentionMax))
+		if c.TrustedProxies, err = tenant.ParseCIDRs(splitList(get(sProxies))); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", sProxies.env, err))
+		}
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}

@@ -16,9 +16,11 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // Demo provisioning: a tenant whose embed origins let a page served on
@@ -68,7 +70,7 @@ func cmdDemo(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	defer d.Close()
-	tenants := tenant.NewStore(d)
+	tenants := tenantdb.NewStore(d)
 
 	t, err := tenants.BySlug(ctx, demoSlug)
 	if callscope.Is(err, callscope.NotFound) {
@@ -98,7 +100,7 @@ func cmdDemo(ctx context.Context, c *cmdline) error {
 	fmt.Fprintf(e.stdout, "tenant %q with capture node %d (HEP from loopback)\n", t.Slug, demoCaptureID)
 
 	password := randomPassword()
-	if _, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
+	if _, err := authdb.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
 		if err := audited(ctx, d, adminaudit.AdminCreate, 0, demoAdmin, "the demo admin"); err != nil {
 			return err
 		}

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // demoLinkTTL is how long the demo's viewer link works.
@@ -24,11 +26,11 @@ func demoLink(ctx context.Context, e env, d *db.DB, t tenant.Tenant, call demo.C
 		fmt.Fprintf(e.stdout, "\nset CALLSCOPE_SECRET_KEY (as for serve) and run the demo again to get a viewer link\n")
 		return nil
 	}
-	keys := auth.NewKeyStore(d, sealer)
+	keys := authdb.NewKeyStore(d, sealer)
 	if err := keys.EnsureActive(ctx); err != nil {
 		return err
 	}
-	m := auth.NewMinter(keys, auth.NewTokens(d, tenant.NewStore(d), nil), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
+	m := auth.NewMinter(keys, authdb.NewTokens(d, tenantdb.NewStore(d), nil, auth.Limits{}), auth.DefaultLimits(), strings.TrimRight(publicURL, "/"))
 	tok, claims, err := m.Mint(ctx, t, auth.MintRequest{
 		CallID:      call.CallID,
 		WindowStart: start.Add(-time.Minute),

@@ -16,9 +16,12 @@ import (
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // secretFlag registers --secret-key and returns a Sealer builder for after
@@ -35,9 +38,9 @@ func secretFlag(fs *flag.FlagSet, e env) func() (*auth.Sealer, error) {
 }
 
 // withTenant opens the database and resolves slug.
-func withTenant(ctx context.Context, open func(context.Context) (*db.DB, error), slug string, fn func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error) error {
+func withTenant(ctx context.Context, open func(context.Context) (*db.DB, error), slug string, fn func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error) error {
 	return withDB(ctx, open, func(d *db.DB) error {
-		ts := tenant.NewStore(d)
+		ts := tenantdb.NewStore(d)
 		t, err := ts.BySlug(ctx, slug)
 		if err != nil {
 			return err
@@ -78,8 +81,8 @@ func keyAdd(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-		k, err := auth.NewTenantKeys(d, ts).AddTenantKey(ctx, t.ID, data)
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		k, err := authdb.NewTenantKeys(d, ts).AddTenantKey(ctx, t.ID, data)
 		if err != nil {
 			return err
 		}
@@ -98,8 +101,8 @@ func keyList(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	if len(pos) == 1 {
-		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-			keys, err := auth.NewTenantKeys(d, ts).ListTenantKeys(ctx, t.ID)
+		return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+			keys, err := authdb.NewTenantKeys(d, ts).ListTenantKeys(ctx, t.ID)
 			if err != nil {
 				return err
 			}
@@ -112,7 +115,7 @@ func keyList(ctx context.Context, c *cmdline) error {
 		})
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		keys, err := auth.NewKeyStore(d, nil).List(ctx)
+		keys, err := authdb.NewKeyStore(d, nil).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -138,14 +141,14 @@ func keyDisable(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-		if err := auth.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		if err := authdb.NewTenantKeys(d, ts).DisableTenantKey(ctx, t.ID, pos[1]); err != nil {
 			return inTenant(t, err)
 		}
 		if err := audited(ctx, d, adminaudit.TenantKeyDisable, t.ID, pos[1], ""); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "disabled key %s of %s (replicas stop accepting it within %s)\n", pos[1], t.Slug, auth.DefaultKeyCacheTTL)
+		fmt.Fprintf(c.stdout, "disabled key %s of %s (replicas stop accepting it within %s)\n", pos[1], t.Slug, authdb.DefaultKeyCacheTTL)
 		return nil
 	})
 }
@@ -161,14 +164,14 @@ func keyRotate(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		k, err := auth.NewKeyStore(d, s).Rotate(ctx)
+		k, err := authdb.NewKeyStore(d, s).Rotate(ctx)
 		if err != nil {
 			return err
 		}
 		if err := audited(ctx, d, adminaudit.SigningKeyRotate, 0, k.KID, ""); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "new signing key %s signs from now on (replicas switch within %s); older keys keep verifying until `callscope key retire KID`\n", k.KID, auth.DefaultKeyCacheTTL)
+		fmt.Fprintf(c.stdout, "new signing key %s signs from now on (replicas switch within %s); older keys keep verifying until `callscope key retire KID`\n", k.KID, authdb.DefaultKeyCacheTTL)
 		return nil
 	})
 }
@@ -180,7 +183,7 @@ func keyRetire(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	return withDB(ctx, open, func(d *db.DB) error {
-		if err := auth.NewKeyStore(d, nil).Retire(ctx, pos[0]); err != nil {
+		if err := authdb.NewKeyStore(d, nil).Retire(ctx, pos[0]); err != nil {
 			return err
 		}
 		if err := audited(ctx, d, adminaudit.SigningKeyRetire, 0, pos[0], ""); err != nil {
@@ -236,8 +239,8 @@ func apiKeyCreate(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
-		plain, k, err := auth.NewAPIKeys(d).CreateAPIKey(ctx, t.ID, name)
+	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
+		plain, k, err := authdb.NewAPIKeys(d).CreateAPIKey(ctx, t.ID, name)
 		if err != nil {
 			return err
 		}
@@ -256,8 +259,8 @@ func apiKeyList(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
-		keys, err := auth.NewAPIKeys(d).ListAPIKeys(ctx, t.ID)
+	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
+		keys, err := authdb.NewAPIKeys(d).ListAPIKeys(ctx, t.ID)
 		if err != nil {
 			return err
 		}
@@ -280,8 +283,8 @@ func apiKeyRevoke(ctx context.Context, c *cmdline) error {
 	if len(prefix) > 8 {
 		prefix = prefix[:8] // a whole key pasted: its prefix names it
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
-		err := auth.NewAPIKeys(d).RevokeAPIKey(ctx, t.ID, prefix)
+	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenantdb.Store, t tenant.Tenant) error {
+		err := authdb.NewAPIKeys(d).RevokeAPIKey(ctx, t.ID, prefix)
 		if callscope.Is(err, callscope.NotFound) {
 			return callscope.Errorf(callscope.NotFound, "%s has no API key with prefix %q (callscope apikey list %s shows them)", t.Slug, prefix, t.Slug)
 		}
@@ -358,12 +361,12 @@ func tokenMint(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-		keys := auth.NewKeyStore(d, s)
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		keys := authdb.NewKeyStore(d, s)
 		if err := keys.EnsureActive(ctx); err != nil {
 			return err
 		}
-		m := auth.NewMinter(keys, auth.NewTokens(d, ts, nil), lim, strings.TrimRight(publicURL, "/"))
+		m := auth.NewMinter(keys, authdb.NewTokens(d, ts, nil, lim), lim, strings.TrimRight(publicURL, "/"))
 		tok, claims, err := m.Mint(ctx, t, req)
 		if err != nil {
 			return mintError(c, err, req, lim)
@@ -414,8 +417,8 @@ func tokenList(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-		list, err := auth.NewTokens(d, ts, nil).ListTokens(ctx, t.ID, auth.TokenFilter{ActiveOnly: true})
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		list, err := authdb.NewTokens(d, ts, nil, auth.Limits{}).ListTokens(ctx, t.ID, authdb.TokenFilter{ActiveOnly: true})
 		if err != nil {
 			return err
 		}
@@ -431,19 +434,27 @@ func tokenList(ctx context.Context, c *cmdline) error {
 // withRevocations registers the Redis settings revocations need and
 // returns a runner for after parsing: it opens Redis and the database and
 // resolves the tenant.
-func withRevocations(c *cmdline) func(ctx context.Context, slug string, fn func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error) error {
+func withRevocations(c *cmdline) func(ctx context.Context, slug string, fn func(d *db.DB, tokens *authdb.Tokens, t tenant.Tenant) error) error {
 	open := dbFlag(c.fs, c.env)
-	var redisURL, redisPrefix string
+	var redisURL, redisPrefix, maxTTL string
 	stringFlag(c.fs, c.getenv, &redisURL, sRedisURL)
 	stringFlag(c.fs, c.getenv, &redisPrefix, sRedisPrefix)
-	return func(ctx context.Context, slug string, fn func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error) error {
+	// A jti the server never issued is revoked for as long as a token
+	// could live: the verifiers' maximum lifetime.
+	stringFlag(c.fs, c.getenv, &maxTTL, sTokenTTL)
+	return func(ctx context.Context, slug string, fn func(d *db.DB, tokens *authdb.Tokens, t tenant.Tenant) error) error {
+		lim := auth.DefaultLimits()
+		var err error
+		if lim.MaxLifetime, err = time.ParseDuration(maxTTL); err != nil || lim.MaxLifetime <= 0 {
+			return fmt.Errorf("%s: %q must be a positive duration such as 1h", sTokenTTL.env, maxTTL)
+		}
 		rdb, err := redisdb.Open(ctx, redisURL)
 		if err != nil {
 			return err
 		}
 		defer rdb.Close()
-		return withTenant(ctx, open, slug, func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
-			return fn(d, auth.NewTokens(d, ts, auth.NewRevocations(rdb, redisPrefix, nil)), t)
+		return withTenant(ctx, open, slug, func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+			return fn(d, authdb.NewTokens(d, ts, authredis.NewRevocations(rdb, redisPrefix, nil), lim), t)
 		})
 	}
 }
@@ -454,7 +465,7 @@ func tokenRevoke(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return revocations(ctx, pos[0], func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error {
+	return revocations(ctx, pos[0], func(d *db.DB, tokens *authdb.Tokens, t tenant.Tenant) error {
 		err := tokens.RevokeToken(ctx, t.ID, pos[1])
 		if callscope.Is(err, callscope.NotFound) {
 			return callscope.Errorf(callscope.NotFound, "%s has no token with jti %q (callscope token list %s shows the live ones)", t.Slug, pos[1], t.Slug)
@@ -476,7 +487,7 @@ func tokenRevokeAll(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	return revocations(ctx, pos[0], func(d *db.DB, tokens *auth.Tokens, t tenant.Tenant) error {
+	return revocations(ctx, pos[0], func(d *db.DB, tokens *authdb.Tokens, t tenant.Tenant) error {
 		at, err := tokens.RevokeAllTenantTokens(ctx, t.ID)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope/retention"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // cmdRetentionRun runs one retention pass by hand (serve runs it hourly)
@@ -30,7 +30,7 @@ func cmdRetentionRun(ctx context.Context, c *cmdline) error {
 		return err
 	}
 	defer d.Close()
-	enf, err := retention.New(d, tenant.NewStore(d), retention.Config{MaxDays: days}, nil, nil)
+	enf, err := retention.New(d, tenantdb.NewStore(d), retention.Config{MaxDays: days}, nil, nil)
 	if err != nil {
 		return err
 	}

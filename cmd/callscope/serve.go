@@ -22,13 +22,16 @@ import (
 
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
+	"github.com/callscope/callscope/auth/authdb"
+	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/ingest"
 	"github.com/callscope/callscope/query"
+	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/redisdb"
 	"github.com/callscope/callscope/retention"
-	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 	"github.com/callscope/callscope/viewer"
 	"github.com/callscope/callscope/web"
 )
@@ -90,13 +93,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			return nil, err
 		}
 		a.closers = append(a.closers, a.db.Close)
-		now := time.Now()
-		if _, err := a.db.EnsurePartitions(ctx, now.Add(-24*time.Hour), now.Add(48*time.Hour)); err != nil {
-			return nil, err
-		}
-		// Partitions ahead, partitions past the global maximum, tenants'
-		// shorter retention: hourly, one process at a time (advisory lock).
-		enf, err := retention.New(a.db, tenant.NewStore(a.db), retention.Config{MaxDays: cfg.RetentionMax}, a.registry, a.log)
+		// Retention owns the daily partitions: its first pass, at once,
+		// creates today's and the next days'; then hourly, one process at a
+		// time (advisory lock), with the global and tenants' retention.
+		enf, err := retention.New(a.db, tenantdb.NewStore(a.db), retention.Config{MaxDays: cfg.RetentionMax}, a.registry, a.log)
 		if err != nil {
 			return nil, err
 		}
@@ -108,6 +108,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 			return nil, err
 		}
 		a.closers = append(a.closers, func() { a.redis.Close() })
+		a.warnEvictingRedis(ctx)
 	}
 
 	for _, role := range AllRoles {
@@ -155,31 +156,59 @@ func (a *app) startRole(ctx context.Context, role string) error {
 	return fmt.Errorf("unknown role %q", role)
 }
 
-// serviceToken is the credential viewer and console present to query:
-// CALLSCOPE_QUERY_TOKEN, else derived from the secret key so that a single
-// secret configures a whole deployment.
-func (a *app) serviceToken() (string, error) {
-	if a.cfg.QueryToken != "" {
-		return a.cfg.QueryToken, nil
+// warnEvictingRedis warns when Redis may evict keys: a revoked token's key
+// evicted is a revoked link that works again. (A lost tenant state is
+// detected and rebuilt; a single evicted key among others is not.)
+func (a *app) warnEvictingRedis(ctx context.Context) {
+	policy, err := redisdb.MaxMemoryPolicy(ctx, a.redis)
+	switch {
+	case err != nil:
+		a.log.Warn("could not read Redis's maxmemory-policy (CONFIG GET refused?): make sure it is noeviction, or revoked links may come back", "err", err)
+	case policy != "noeviction":
+		a.log.Warn("Redis may evict keys: set maxmemory-policy noeviction, or an evicted revocation brings a revoked link back", "maxmemory-policy", policy)
+	}
+}
+
+// credential is what a caller presents to query: its own setting, else,
+// in a process that holds the secret key, one derived from it under label,
+// so that a single secret configures an all-roles deployment. A split
+// deployment sets each on its own (the viewer holds no secret key).
+func (a *app) credential(s setting, own, label string) (string, error) {
+	if own != "" {
+		return own, nil
 	}
 	if a.cfg.SecretKey == "" {
-		return "", errors.New("CALLSCOPE_QUERY_TOKEN or CALLSCOPE_SECRET_KEY is required: viewer and console authenticate to query with it")
+		return "", fmt.Errorf("%s (or CALLSCOPE_SECRET_KEY, to derive it) is required", s.env)
 	}
 	m := hmac.New(sha256.New, []byte(a.cfg.SecretKey))
-	m.Write([]byte("callscope query service token v1"))
+	m.Write([]byte(label))
 	return hex.EncodeToString(m.Sum(nil)), nil
+}
+
+// consoleToken opens query's admin routes; viewerToken only the edge's.
+func (a *app) consoleToken() (string, error) {
+	return a.credential(sQueryToken, a.cfg.QueryToken, "callscope query service token v1")
+}
+
+func (a *app) viewerToken() (string, error) {
+	return a.credential(sViewerToken, a.cfg.ViewerToken, "callscope viewer query token v1")
 }
 
 func (a *app) limits() auth.Limits {
 	return auth.Limits{MaxLifetime: a.cfg.TokenMaxTTL, MaxWindow: a.cfg.TokenMaxWindow, Leeway: 30 * time.Second}
 }
 
-func (a *app) queryClient() (*query.Client, error) {
-	tok, err := a.serviceToken()
-	if err != nil {
-		return nil, err
+func (a *app) queryClient(credential string) *queryapi.Client {
+	return queryapi.NewClient(a.cfg.QueryURL, credential, &http.Client{Timeout: 15 * time.Second})
+}
+
+// auditDrops logs and counts the view-audit entries role lost.
+func (a *app) auditDrops(role string) func(reason string, n int, err error) {
+	m := web.NewAuditDrops(a.registry, role)
+	return func(reason string, n int, err error) {
+		m.Observe(reason, n)
+		a.log.Warn("view audit entries lost", "role", role, "reason", reason, "entries", n, "err", err)
 	}
-	return query.NewClient(a.cfg.QueryURL, tok, &http.Client{Timeout: 15 * time.Second}), nil
 }
 
 // authStores builds, once, the PostgreSQL-backed key and token stores that
@@ -195,21 +224,29 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 	if err != nil {
 		return nil, err
 	}
-	tenants := tenant.NewStore(a.db)
+	tenants := tenantdb.NewStore(a.db)
+	cached := tenantdb.NewCache(tenants, tenantdb.DefaultCacheTTL)
 	st := &authStores{
 		tenants:    tenants,
-		keys:       auth.NewKeyStore(a.db, sealer),
-		tenantKeys: auth.NewTenantKeys(a.db, tenants),
-		apiKeys:    auth.NewAPIKeys(a.db),
-		revs:       auth.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
-		limiter:    auth.NewRateLimiter(a.redis, a.cfg.RedisPrefix, auth.DefaultRateLimits()),
-		audit:      auth.NewAuditWriter(a.db, auth.AuditOptions{}),
+		cached:     cached,
+		keys:       authdb.NewKeyStore(a.db, sealer),
+		tenantKeys: authdb.NewTenantKeys(a.db, cached),
+		apiKeys:    authdb.NewAPIKeys(a.db),
+		revs:       authredis.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
+		limiter:    authredis.NewRateLimiter(a.redis, a.cfg.RedisPrefix, authredis.DefaultRateLimits()),
+		audit:      authdb.NewAuditWriter(a.db, authdb.AuditOptions{OnDrop: a.auditDrops("query")}),
+	}
+	// The secret must open the signing keys before anything is written.
+	if err := st.keys.CheckSecret(ctx); err != nil {
+		return nil, err
 	}
 	if err := st.keys.EnsureActive(ctx); err != nil {
 		return nil, err
 	}
-	st.tokens = auth.NewTokens(a.db, tenants, st.revs)
-	// Redis keeps nothing on disk here: re-publish what PostgreSQL records.
+	st.tokens = authdb.NewTokens(a.db, tenants, st.revs, a.limits())
+	// Redis is not the record of revocations: publish what PostgreSQL
+	// records now, and again for any tenant whose state Redis loses later.
+	st.revs.SetRebuild(st.tokens.SyncTenant)
 	if _, err := st.tokens.SyncRevocations(ctx); err != nil {
 		return nil, err
 	}
@@ -220,15 +257,16 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 }
 
 type authStores struct {
-	tenants    *tenant.Store
-	keys       *auth.KeyStore
-	tenantKeys *auth.TenantKeys
-	apiKeys    *auth.APIKeys
-	tokens     *auth.Tokens
-	revs       *auth.Revocations
-	limiter    *auth.RateLimiter
+	tenants    *tenantdb.Store
+	cached     *tenantdb.Cache // this process's one copy of tenant rows
+	keys       *authdb.KeyStore
+	tenantKeys *authdb.TenantKeys
+	apiKeys    *authdb.APIKeys
+	tokens     *authdb.Tokens
+	revs       *authredis.Revocations
+	limiter    *authredis.RateLimiter
 	minter     *auth.Minter
-	audit      *auth.AuditWriter
+	audit      *authdb.AuditWriter
 }
 
 // runFunc adapts a function to a service.
@@ -241,21 +279,26 @@ func (a *app) startQuery(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tok, err := a.serviceToken()
+	console, err := a.consoleToken()
+	if err != nil {
+		return err
+	}
+	viewerTok, err := a.viewerToken()
 	if err != nil {
 		return err
 	}
 	verifier := &auth.Verifier{
-		Keys:        auth.Resolver{Server: st.keys, Tenants: st.tenantKeys},
-		Tenants:     auth.NewTenantStatus(st.tenants, 5*time.Second),
+		Keys:        authdb.Resolver{Server: st.keys, Tenants: st.tenantKeys},
+		Tenants:     st.cached,
 		Revocations: st.revs,
 		Limits:      a.limits(),
 		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
-		Memo:        auth.NewSigCache(),
+		Memo:        auth.NewMemo(),
 	}
-	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
+	qs := query.NewServer(query.NewStore(a.db), st.cached, verifier, query.Credentials{Console: console, Viewer: viewerTok}, a.log)
 	qs.SetViewRecorder(st.audit)
-	api := auth.NewAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
+	qs.SetRevocationSync(st.tokens)
+	api := query.NewTokenAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
 	e := web.New(a.log, "query")
 	e.Use(web.Metrics(a.registry, "query"))
 	web.HealthRoutes(e, a.checks())
@@ -273,23 +316,31 @@ func (a *app) startQuery(ctx context.Context) error {
 	return nil
 }
 
+// startViewer needs no database and no secret key: its own credential to
+// query, query's URL, Redis and the public URL.
 func (a *app) startViewer() error {
-	qc, err := a.queryClient()
+	tok, err := a.viewerToken()
 	if err != nil {
 		return err
 	}
+	qc := a.queryClient(tok)
 	dir := viewer.NewDirectory(qc)
+	revs := authredis.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now)
+	// The viewer cannot read PostgreSQL: query rebuilds what Redis lost.
+	revs.SetRebuild(qc.SyncRevocations)
 	verifier := &auth.Verifier{
 		Keys:        dir,
 		Tenants:     dir,
-		Revocations: auth.NewRevocations(a.redis, a.cfg.RedisPrefix, time.Now),
+		Revocations: revs,
 		Limits:      a.limits(),
 		Observe:     web.NewVerifyMetrics(a.registry, "viewer").Observe,
-		Memo:        auth.NewSigCache(),
+		Memo:        auth.NewMemo(),
 	}
-	limiter := auth.NewRateLimiter(a.redis, a.cfg.RedisPrefix, auth.DefaultRateLimits())
-	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL}, qc, verifier, limiter, a.log)
-	audit := viewer.NewAuditQueue(qc, 10000, time.Second, a.log)
+	gate := authredis.NewGate(verifier, authredis.NewRateLimiter(a.redis, a.cfg.RedisPrefix, authredis.DefaultRateLimits()))
+	v := viewer.New(viewer.Config{PublicURL: a.cfg.PublicURL, QueryURL: a.cfg.QueryURL, TrustedProxies: a.cfg.TrustedProxies},
+		qc, verifier, gate, a.log)
+	audit := viewer.NewAuditQueue(qc, 10000, time.Second)
+	audit.OnDrop = a.auditDrops("viewer")
 	v.SetAuditor(audit)
 	a.services = append(a.services, audit)
 	e := web.New(a.log, "viewer")
@@ -304,12 +355,12 @@ func (a *app) startConsole(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	qc, err := a.queryClient()
+	tok, err := a.consoleToken()
 	if err != nil {
 		return err
 	}
 	c := console.New(console.Config{SecureCookies: a.cfg.ConsoleSecure, PublicURL: a.cfg.PublicURL},
-		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, a.cfg.RedisPrefix, qc,
+		authdb.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, a.cfg.RedisPrefix, a.queryClient(tok),
 		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit,
 			AdminLog: adminaudit.NewStore(a.db)},
 		a.log)
@@ -330,7 +381,7 @@ func (a *app) startIngest(ctx context.Context) error {
 		QueueBytes: a.cfg.QueueBytes, Writers: a.cfg.Writers,
 		SpoolDir: a.cfg.SpoolDir, SpoolMaxBytes: a.cfg.SpoolMaxBytes,
 		CorrelationHeaders: a.cfg.CorrelationHdrs, DedupWindow: a.cfg.DedupWindow,
-	}, a.db, tenant.NewStore(a.db), a.registry, a.log)
+	}, a.db, tenantdb.NewStore(a.db), a.registry, a.log)
 	if err != nil {
 		return err
 	}

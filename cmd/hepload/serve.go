@@ -15,7 +15,9 @@ import (
 
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/ingest"
+	"github.com/callscope/callscope/retention"
 	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 // ServeReport is what the server side did, printed when it stops.
@@ -45,7 +47,7 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		return err
 	}
 	defer d.Close()
-	store := tenant.NewStore(d)
+	store := tenantdb.NewStore(d)
 	t, err := store.Create(ctx, tenant.New{Slug: "bench"})
 	if err != nil {
 		return err
@@ -63,6 +65,14 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		defer os.RemoveAll(spool)
 	}
 	reg := prometheus.NewRegistry()
+	// Retention owns the partitions, as in serve: one pass makes today's.
+	enf, err := retention.New(d, store, retention.Config{}, nil, log)
+	if err != nil {
+		return err
+	}
+	if _, err := enf.Run(ctx); err != nil {
+		return err
+	}
 	srv, err := ingest.New(ingest.Config{HEPAddr: o.listen, SpoolDir: spool, UDPReadBuffer: o.udpBuf,
 		BatchSize: o.batch, Writers: o.writers, QueueBytes: o.queueBytes}, d, store, reg, log)
 	if err != nil {

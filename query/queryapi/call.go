@@ -1,0 +1,73 @@
+package queryapi
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// TenantInfo is the part of a tenant a call's reader needs.
+type TenantInfo struct {
+	ID           int64             `json:"id"`
+	Slug         string            `json:"slug"`
+	Aliases      map[string]string `json:"aliases,omitempty"`
+	EmbedOrigins []string          `json:"embed_origins,omitempty"`
+}
+
+// Message is one stored SIP message.
+type Message struct {
+	CallID        string         `json:"call_id"`
+	Leg           int            `json:"leg"` // 0 = the call asked for, 1.. = correlated legs
+	CapturedAt    time.Time      `json:"captured_at"`
+	ReceivedAt    time.Time      `json:"received_at"`
+	Src           netip.AddrPort `json:"src"`
+	Dst           netip.AddrPort `json:"dst"`
+	Transport     string         `json:"transport"`
+	CaptureID     uint32         `json:"capture_id"`
+	NodeName      string         `json:"node_name,omitempty"`
+	Method        string         `json:"method,omitempty"`
+	Status        int            `json:"status,omitempty"`
+	Reason        string         `json:"reason,omitempty"`
+	CSeq          int64          `json:"cseq,omitempty"`
+	CSeqMethod    string         `json:"cseq_method,omitempty"`
+	CorrelationID string         `json:"correlation_id,omitempty"`
+	HasSDP        bool           `json:"has_sdp,omitempty"`
+	Payload       []byte         `json:"payload"`
+}
+
+// Event is a non-SIP HEP payload of the call: a LOG line (100), RTCP
+// (5) or a QoS report (34, 35).
+type Event struct {
+	CapturedAt    time.Time      `json:"captured_at"`
+	ReceivedAt    time.Time      `json:"received_at"`
+	PayloadType   int            `json:"payload_type"`
+	CallID        string         `json:"call_id,omitempty"`
+	CorrelationID string         `json:"correlation_id,omitempty"`
+	Src           netip.AddrPort `json:"src"`
+	Dst           netip.AddrPort `json:"dst"`
+	CaptureID     uint32         `json:"capture_id"`
+	Payload       []byte         `json:"payload"`
+}
+
+// Kind names the event for display: "log", "rtcp", "qos" or "hep-N".
+func (e Event) Kind() string {
+	switch e.PayloadType {
+	case 100:
+		return "log"
+	case 5:
+		return "rtcp"
+	case 34, 35:
+		return "qos"
+	}
+	return fmt.Sprintf("hep-%d", e.PayloadType)
+}
+
+// Call is one call with its correlated legs and events, in capture order.
+type Call struct {
+	Tenant   TenantInfo   `json:"tenant"`
+	CallID   string       `json:"call_id"`
+	Legs     []string     `json:"legs"` // Legs[0] is CallID; Message.Leg indexes it
+	Messages []Message    `json:"messages"`
+	Events   []Event      `json:"events"`
+	Window   [2]time.Time `json:"window"` // the [from, to] that was read
+}
