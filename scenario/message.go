@@ -48,7 +48,9 @@ type UnsupportedError struct {
 	Reason string
 }
 
-func (e *UnsupportedError) Error() string { return "cannot export this call as a SIPp scenario: " + e.Reason }
+func (e *UnsupportedError) Error() string {
+	return "cannot export this call as a SIPp scenario: " + e.Reason
+}
 
 func unsupported(format string, args ...any) error {
 	return &UnsupportedError{Reason: fmt.Sprintf(format, args...)}
