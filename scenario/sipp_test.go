@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -43,7 +44,23 @@ func sippParses(t *testing.T, s *Scenario) {
 	args := []string{"-sf", file, "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-t", s.Transport,
 		"-timeout", "1s", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "errors.log")}
 	if s.Side == UAC {
-		args = append(args, "-r", "0", "-m", "1", "127.0.0.1:9")
+		// Over TCP and TLS SIPp connects at start: give it a peer that
+		// accepts and stays silent.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		args = append(args, "-r", "0", "-m", "1", ln.Addr().String())
 	}
 	out, err := sipp(t, dir, args...)
 	var ee *exec.ExitError
@@ -82,7 +99,7 @@ func play(t *testing.T, uac, uas *Scenario) string {
 	}
 	calleeDone := make(chan error, 1)
 	go func() { calleeDone <- callee.Wait() }()
-	waitBound(t, uasPort, calleeDone)
+	waitBound(t, uas.Transport, uasPort, calleeDone)
 
 	args := common(uac, uacPort)
 	if uac.Service != "" {
@@ -116,9 +133,10 @@ func sipp(t *testing.T, dir string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-// waitBound returns once something holds UDP port on 127.0.0.1 (SIPp
-// binds its port before it reads the network), or fails t.
-func waitBound(t *testing.T, port int, exited <-chan error) {
+// waitBound returns once something holds port on 127.0.0.1, UDP or TCP as
+// SIPp's transport says (SIPp binds before it reads the network), or
+// fails t.
+func waitBound(t *testing.T, transport string, port int, exited <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -127,11 +145,18 @@ func waitBound(t *testing.T, port int, exited <-chan error) {
 			t.Fatalf("sipp exited before binding its port: %v", err)
 		default:
 		}
-		pc, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		var c io.Closer
+		var err error
+		if transport == "u1" {
+			c, err = net.ListenPacket("udp", addr)
+		} else {
+			c, err = net.Listen("tcp", addr)
+		}
 		if err != nil {
 			return
 		}
-		pc.Close()
+		c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("nothing bound 127.0.0.1:%d after 10s", port)
