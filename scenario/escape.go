@@ -74,7 +74,7 @@ func litSwap(s string, swaps []swap) string {
 		}
 		for _, sw := range swaps {
 			end := i + len(sw.from)
-			if strings.HasPrefix(s[i:], sw.from) && (end == len(s) || !addrByte(s[end])) {
+			if sw.from != "" && strings.HasPrefix(s[i:], sw.from) && (end == len(s) || !addrByte(s[end])) {
 				b.WriteString(lit(s[start:i]))
 				b.WriteString(sw.to)
 				start, i = end, end-1

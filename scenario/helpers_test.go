@@ -127,25 +127,35 @@ func sipText(lines []string) []byte {
 	return []byte(h + "\r\n\r\n" + b)
 }
 
-// outline describes a scenario's steps for comparison:
-// "send INVITE", "recv 180 optional", "pause 300", "recv ACK".
-func outline(t testing.TB, doc []byte) []string {
+// decodedStep is a scenario element as the tests read it back.
+type decodedStep struct {
+	XMLName  xml.Name
+	Response string `xml:"response,attr"`
+	Request  string `xml:"request,attr"`
+	Optional string `xml:"optional,attr"`
+	MS       string `xml:"milliseconds,attr"`
+	Text     string `xml:",chardata"`
+}
+
+// decode reads a generated scenario's elements, failing t when it is not
+// XML.
+func decode(t testing.TB, doc []byte) []decodedStep {
 	t.Helper()
 	var s struct {
-		Steps []struct {
-			XMLName  xml.Name
-			Response string `xml:"response,attr"`
-			Request  string `xml:"request,attr"`
-			Optional string `xml:"optional,attr"`
-			MS       string `xml:"milliseconds,attr"`
-			Text     string `xml:",chardata"`
-		} `xml:",any"`
+		Steps []decodedStep `xml:",any"`
 	}
 	if err := xml.Unmarshal(doc, &s); err != nil {
 		t.Fatalf("generated XML does not parse: %v\n%s", err, doc)
 	}
+	return s.Steps
+}
+
+// outline describes a scenario's steps for comparison:
+// "send INVITE", "recv 180 optional", "pause 300", "recv ACK".
+func outline(t testing.TB, doc []byte) []string {
+	t.Helper()
 	var out []string
-	for _, st := range s.Steps {
+	for _, st := range decode(t, doc) {
 		switch st.XMLName.Local {
 		case "send":
 			first := strings.Fields(strings.TrimSpace(st.Text))

@@ -24,8 +24,9 @@ func sdpLines(body []byte) []string {
 	for _, l := range lines {
 		if v, ok := strings.CutPrefix(l, "c="); ok {
 			if f := strings.Fields(v); len(f) == 3 {
-				ip, _, _ := strings.Cut(f[2], "/")
-				media = []swap{{from: ip, to: "[media_ip]"}}
+				if ip, _, _ := strings.Cut(f[2], "/"); ip != "" {
+					media = []swap{{from: ip, to: "[media_ip]"}}
+				}
 				break
 			}
 		}
