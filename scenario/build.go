@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -340,7 +341,7 @@ func (b *builder) sendRequest(m *msg) error {
 			if b.challenged[m.method] {
 				lines = append(lines, b.authentication(h.value))
 			}
-		case contains(requestOwn, h.key):
+		case slices.Contains(requestOwn, h.key):
 		default:
 			lines = append(lines, b.header(h))
 		}
@@ -477,7 +478,7 @@ func (b *builder) sendResponse(m *msg) error {
 		lines = append(lines, "[last_CSeq:]")
 	}
 	for _, h := range m.headers {
-		if !contains(responseOwn, h.key) {
+		if !slices.Contains(responseOwn, h.key) {
 			lines = append(lines, b.header(h))
 		}
 	}

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/callscope/callscope/ladder"
@@ -57,7 +58,7 @@ func analyse(in []Message) (*call, error) {
 		return nil, unsupported("the capture starts inside a dialog: its first request, %s, already has a To tag", lit(f.method))
 	case !methodOK(f.method):
 		return nil, unsupported("the first request's method %q is not one SIPp can be told to send", f.method)
-	case !contains(initialMethods, f.method):
+	case !slices.Contains(initialMethods, f.method):
 		return nil, unsupported("a call that starts with %s is not supported; INVITE, REGISTER, OPTIONS and MESSAGE are", f.method)
 	}
 	// Other Call-IDs are correlated legs: each is a call of its own.
@@ -87,7 +88,7 @@ func (c *call) walk() {
 	for len(c.path) < maxHops {
 		var next []netip.AddrPort
 		add := func(m *msg) {
-			if !containsAddr(c.path, m.Dst) && !containsAddr(next, m.Dst) {
+			if !slices.Contains(c.path, m.Dst) && !slices.Contains(next, m.Dst) {
 				next = append(next, m.Dst)
 			}
 		}
@@ -177,22 +178,4 @@ func sippTransport(t string) (string, bool) {
 		return "s1", true
 	}
 	return "", false
-}
-
-func containsAddr(list []netip.AddrPort, a netip.AddrPort) bool {
-	for _, l := range list {
-		if l == a {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
