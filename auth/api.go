@@ -174,14 +174,24 @@ func (a *API) publicKeys(c echo.Context) error {
 }
 
 // authenticate reads "Authorization: Bearer <API key>".
-func (a *API) authenticate(c echo.Context) (APIKey, error) {
+func (a *API) authenticate(c echo.Context) (APIKey, error) { return AuthenticateRequest(c, a.keys) }
+
+// APIKeyAuthenticator checks a presented API key; *APIKeys is one.
+type APIKeyAuthenticator interface {
+	AuthenticateAPIKey(ctx context.Context, plaintext string) (APIKey, error)
+}
+
+// AuthenticateRequest reads "Authorization: Bearer <API key>" for any
+// API-key route, answering a refusal with WWW-Authenticate. Returns an
+// Unauthorized error for a missing or refused key.
+func AuthenticateRequest(c echo.Context, keys APIKeyAuthenticator) (APIKey, error) {
 	h := c.Request().Header.Get("Authorization")
 	scheme, key, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="callscope"`)
 		return APIKey{}, callscope.Errorf(callscope.Unauthorized, "an API key is required: Authorization: Bearer cs_...")
 	}
-	k, err := a.keys.AuthenticateAPIKey(c.Request().Context(), strings.TrimSpace(key))
+	k, err := keys.AuthenticateAPIKey(c.Request().Context(), strings.TrimSpace(key))
 	if err != nil {
 		if callscope.Is(err, callscope.Unauthorized) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="callscope", error="invalid_token"`)
