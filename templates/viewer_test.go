@@ -236,6 +236,7 @@ func TestErrorPage(t *testing.T) {
 		{"not_found", "not_found", "Call not found"},
 		{"rate_limited", "rate_limited", "Too many requests"},
 		{"unavailable", "unavailable", "Temporarily unavailable"},
+		{"not_reproducible", "not_reproducible", "This call cannot be replayed"},
 		{"internal", "internal", "Something went wrong"},
 		{"<script>", "internal", "Something went wrong"},
 		{"", "internal", "Something went wrong"},

@@ -134,6 +134,7 @@ func setup(tb testing.TB, opt options) *bundle {
 	qv := &auth.Verifier{Keys: keys, Tenants: query.ActiveTenants(ts), Revocations: b.revs, Memo: auth.NewSigCache()}
 	qe := web.New(log, "query")
 	query.NewServer(query.NewStore(d), ts, qv, serviceToken, log).Routes(qe.Group(""))
+	query.NewScenarioAPI(auth.NewAPIKeys(d), query.NewStore(d)).Routes(qe.Group(""))
 	// Stand-ins for the auth engineer's mint API and JWKS, to see what the
 	// viewer forwards.
 	qe.POST("/api/v1/view-tokens", func(c echo.Context) error {

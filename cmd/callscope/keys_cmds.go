@@ -286,7 +286,7 @@ func cmdToken(ctx context.Context, e env, args []string) error {
 		fs.StringVar(&from, "from", "", "start of the call window, RFC 3339 ($CALLSCOPE_FROM)")
 		fs.StringVar(&to, "to", "", "end of the call window, RFC 3339 ($CALLSCOPE_TO)")
 		fs.DurationVar(&ttl, "ttl", auth.DefaultTTL, "lifetime of the link ($CALLSCOPE_TTL)")
-		fs.Var(&scopes, "scope", "extra right granted to the link: pcap; repeatable ($CALLSCOPE_SCOPE, comma-separated)")
+		fs.Var(&scopes, "scope", "extra right granted to the link: pcap (download the PCAP), scenario (download a SIPp test); repeatable ($CALLSCOPE_SCOPE, comma-separated)")
 		stringFlag(fs, e.getenv, &publicURL, sPublicURL)
 		stringFlag(fs, e.getenv, &maxTTL, sTokenTTL)
 		stringFlag(fs, e.getenv, &maxWindow, sTokenWindow)
