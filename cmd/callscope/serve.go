@@ -253,7 +253,8 @@ func (a *app) startQuery(ctx context.Context) error {
 		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
 		Memo:        auth.NewSigCache(),
 	}
-	qs := query.NewServer(query.NewStore(a.db), st.tenants, verifier, tok, a.log)
+	store := query.NewStore(a.db)
+	qs := query.NewServer(store, st.tenants, verifier, tok, a.log)
 	qs.SetViewRecorder(st.audit)
 	api := auth.NewAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
 	e := web.New(a.log, "query")
@@ -261,6 +262,7 @@ func (a *app) startQuery(ctx context.Context) error {
 	web.HealthRoutes(e, a.checks())
 	qs.Routes(e.Group(""))
 	api.Routes(e.Group(""))
+	query.NewScenarioAPI(st.apiKeys, store).Routes(e.Group(""))
 	addr, err := a.serveHTTP("query", a.cfg.QueryAddr, e)
 	if err != nil {
 		return err
