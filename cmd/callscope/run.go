@@ -42,6 +42,7 @@ func commands() []command {
 		{"apikey", "create, list and revoke orchestrators' API keys", cmdAPIKey},
 		{"token", "mint a viewer link, list live links, revoke one or all of a tenant's", cmdToken},
 		{"retention", "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", cmdRetention},
+		{"scenario", "write a stored call as a SIPp scenario, the caller's (uac) or the callee's (uas)", cmdScenario},
 		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
 		{"version", "print the version and commit", cmdVersion},
 	}
