@@ -144,13 +144,16 @@ func (c *call) build(side Side, opt Options) (*Scenario, error) {
 // sideMessages returns what the endpoint sent and received, from the
 // first request on (the UAC's own, the UAS's arriving copy).
 func (c *call) sideMessages(side Side, self netip.AddrPort) []*msg {
+	var all []*msg
+	for _, m := range c.msgs {
+		if c.owns(self, m.Src) != c.owns(self, m.Dst) { // else not its message, or one to itself
+			all = append(all, m)
+		}
+	}
 	var out []*msg
 	started := false
-	for _, m := range c.msgs {
-		from, to := c.owns(self, m.Src), c.owns(self, m.Dst)
-		if from == to {
-			continue // not its message, or one to itself
-		}
+	for _, m := range causal(all) {
+		from := c.owns(self, m.Src)
 		if !started {
 			isFirst := m.request && m.method == c.first.method && m.cseq == c.first.cseq && m.fromTag == c.first.fromTag
 			if !isFirst || (side == UAC) != from {
