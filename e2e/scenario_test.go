@@ -92,6 +92,11 @@ func TestScenario(t *testing.T) {
 				UA{Name: "replayed " + k.name + " uac", Scenario: filepath.Join(dir, "uac.xml"), Local: uac, Remote: a.Addr, Calls: 1,
 					Service: k.service, CallIDs: "replay-" + k.name + "-%u-%p@%s", Args: k.auth})
 			_, replay := waitStoredCall(t, cs, "replay-"+k.name+"-", uac, len(k.final))
+			for _, node := range []uint32{a.CaptureID, b.CaptureID} {
+				if !slices.ContainsFunc(orig, func(h storedHop) bool { return h.CaptureID == node }) {
+					t.Fatalf("the original call has nothing from capture node %d", node)
+				}
+			}
 			if d := diffPerHop(orig, replay); d != "" {
 				t.Errorf("the replay crossed the proxies unlike the original:\n%s", d)
 			}
