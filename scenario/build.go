@@ -53,13 +53,12 @@ const maxPause = 24 * time.Hour
 
 // sent is a request this side sent.
 type sent struct {
-	m       *msg
-	step    int
-	txn     string // start_txn of an INVITE
-	ruri    string // SIPp text of its Request-URI
-	toLine  string // SIPp text of its To line
-	final   int    // the first final answer received
-	finalAt int    // index in the side's messages of that answer
+	m      *msg
+	step   int
+	txn    string // start_txn of an INVITE
+	ruri   string // SIPp text of its Request-URI
+	toLine string // SIPp text of its To line
+	final  int    // the first final answer received
 }
 
 // got is a request this side received.
@@ -114,14 +113,14 @@ func (c *call) build(side Side, opt Options) (*Scenario, error) {
 	if !ok {
 		return nil, unsupported("SIPp cannot speak the %s transport", lit(mine[0].Transport))
 	}
-	for i, m := range mine {
+	for _, m := range mine {
 		if !strings.EqualFold(m.Transport, mine[0].Transport) {
 			return nil, unsupported("the %s uses both %s and %s", side, lit(mine[0].Transport), lit(m.Transport))
 		}
 		if c.owns(self, m.Src) {
 			err = b.send(m)
 		} else {
-			err = b.receive(m, i)
+			err = b.receive(m)
 		}
 		if err != nil {
 			return nil, err
@@ -187,7 +186,7 @@ func (b *builder) send(m *msg) error {
 	return b.sendResponse(m)
 }
 
-func (b *builder) receive(m *msg, at int) error {
+func (b *builder) receive(m *msg) error {
 	if reliable(m) {
 		return unsupported("reliable provisional answers (100rel, PRACK) are not supported")
 	}
@@ -219,7 +218,7 @@ func (b *builder) receive(m *msg, at int) error {
 		}
 	}
 	if m.status >= 200 && req.final == 0 {
-		req.final, req.finalAt = m.status, at
+		req.final = m.status
 	}
 	b.add(step{recv: r})
 	return nil
