@@ -499,6 +499,23 @@ func (b *builder) finish() {
 			s.recv.optional = i+1 < len(b.steps) && b.steps[i+1].recv != nil
 		}
 	}
+	// SIPp refuses an INVITE transaction without an answer and an ACK, as
+	// a capture that ends while the call rings has: such an INVITE's
+	// answers are matched by method instead.
+	acked := map[string]bool{}
+	for _, s := range b.steps {
+		if s.send != nil && s.send.ackTxn != "" {
+			acked[s.send.ackTxn] = true
+		}
+	}
+	for _, s := range b.steps {
+		switch {
+		case s.send != nil && s.send.startTxn != "" && !acked[s.send.startTxn]:
+			s.send.startTxn = ""
+		case s.recv != nil && s.recv.responseTxn != "" && !acked[s.recv.responseTxn]:
+			s.recv.responseTxn = ""
+		}
+	}
 	if b.side == UAS && b.callee {
 		first := b.steps[0].recv
 		first.rrs, first.saveCaller = true, true

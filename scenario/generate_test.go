@@ -97,3 +97,32 @@ func TestSIPpPlays(t *testing.T) {
 		})
 	}
 }
+
+// TestSIPpPlaysUnfinished plays calls the capture window cut short: SIPp
+// must load an INVITE that was never answered, or only rang.
+func TestSIPpPlaysUnfinished(t *testing.T) {
+	needSIPp(t)
+	msgs := loadCall(t, "cancelled.txt")
+	for _, tc := range []struct {
+		name string
+		n    int // messages kept
+		uac  []string
+	}{
+		{"Unanswered", 1, []string{"send INVITE"}},
+		{"Ringing", 5, []string{"send INVITE", "recv 100 optional", "recv 180"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// With the INVITE alone, the callee is the proxy that got it.
+			uac, uas, err := Pair(msgs[:tc.n], Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := outline(t, uac.XML); !slices.Equal(got, tc.uac) {
+				t.Errorf("uac steps %q, want %q", got, tc.uac)
+			}
+			sippParses(t, uac)
+			sippParses(t, uas)
+			play(t, uac, uas)
+		})
+	}
+}
