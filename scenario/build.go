@@ -154,8 +154,7 @@ func (c *call) sideMessages(side Side, self netip.AddrPort) []*msg {
 	for _, m := range causal(all) {
 		from := c.owns(self, m.Src)
 		if !started {
-			isFirst := m.request && m.method == c.first.method && m.cseq == c.first.cseq && m.fromTag == c.first.fromTag
-			if !isFirst || (side == UAC) != from {
+			if !c.attempt(m) || (side == UAC) != from {
 				continue
 			}
 			started = true

@@ -80,11 +80,14 @@ func analyse(in []Message) (*call, error) {
 
 // walk follows the first request from its sender: each hop is a copy of
 // it (same method, CSeq and From tag) sent on by the node the previous hop
-// reached. A node that sends it to two places forked it.
+// reached. A node that sends it to two places forked it. When the request
+// was challenged (401, 407) and sent again, the last attempt is followed:
+// a proxy's challenge stops the first one at the proxy.
 func (c *call) walk() {
 	f := c.first
 	cur := f.Src
 	c.path = []netip.AddrPort{cur}
+	copies := c.copiesOfFirst()
 	for len(c.path) < maxHops {
 		var next []netip.AddrPort
 		add := func(m *msg) {
@@ -92,7 +95,6 @@ func (c *call) walk() {
 				next = append(next, m.Dst)
 			}
 		}
-		copies := c.copiesOfFirst()
 		for _, m := range copies {
 			if m.Src == cur {
 				add(m)
@@ -121,15 +123,30 @@ func (c *call) walk() {
 	}
 }
 
+// copiesOfFirst returns the copies of the last attempt of the first
+// request: the initial requests of its method and From tag with the
+// highest CSeq.
 func (c *call) copiesOfFirst() []*msg {
-	f := c.first
 	var out []*msg
 	for _, m := range c.msgs {
-		if m.request && m.method == f.method && m.cseq == f.cseq && m.fromTag == f.fromTag {
+		if !c.attempt(m) {
+			continue
+		}
+		if len(out) > 0 && m.cseq > out[0].cseq {
+			out = out[:0]
+		}
+		if len(out) == 0 || m.cseq == out[0].cseq {
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// attempt reports an attempt at the call's first request: an initial
+// request (no To tag) of its method and From tag.
+func (c *call) attempt(m *msg) bool {
+	f := c.first
+	return m.request && m.method == f.method && m.fromTag == f.fromTag && m.toTag == ""
 }
 
 // endpoint returns the address a side plays: the first request's sender,

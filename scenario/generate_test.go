@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -125,4 +126,36 @@ func TestSIPpPlaysUnfinished(t *testing.T) {
 			play(t, uac, uas)
 		})
 	}
+}
+
+// TestProxyChallenge: a proxy answers the first INVITE 407; the caller
+// acknowledges it and sends the INVITE again with credentials, which alone
+// reaches the callee. The caller answers the challenge with the captured
+// username and the run's password, never the captured credentials. (A
+// direct replay cannot work: the challenge was the proxy's.)
+func TestProxyChallenge(t *testing.T) {
+	uac, uas, err := Pair(loadCall(t, "challenged.txt"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"send INVITE", "recv 407", "send ACK", "send INVITE", "recv 200", "send ACK", "pause 55", "send BYE", "recv 200"}
+	if got := outline(t, uac.XML); !slices.Equal(got, want) {
+		t.Errorf("uac steps\n got %q\nwant %q", got, want)
+	}
+	if got, want := outline(t, uas.XML), []string{"recv INVITE", "send 200", "recv ACK", "recv BYE", "send 200"}; !slices.Equal(got, want) {
+		t.Errorf("uas steps\n got %q\nwant %q", got, want)
+	}
+	sends := sendTexts(t, uac.XML)
+	if !strings.Contains(sends[1], "branch=[branch-2]") || !strings.Contains(sends[1], "ACK sip:[service]@example.com SIP/2.0") {
+		t.Errorf("the ACK of the 407 is not the INVITE's transaction:\n%s", sends[1])
+	}
+	if !strings.Contains(sends[2], "\n[authentication username=alice]\n") || strings.Contains(string(uac.XML), "00112233445566778899aabbccddeeff") {
+		t.Errorf("the second INVITE does not answer the challenge with the run's password:\n%s", sends[2])
+	}
+	if !uac.Challenge || uac.AuthUser != "alice" || uas.Local.String() != "10.0.0.20:5060" {
+		t.Errorf("challenge %v user %q callee %s", uac.Challenge, uac.AuthUser, uas.Local)
+	}
+	needSIPp(t)
+	sippParses(t, uac)
+	sippParses(t, uas)
 }
