@@ -108,7 +108,12 @@ func (c *call) build(side Side, opt Options) (*Scenario, error) {
 		b.peer = mine[0].Src
 		b.ownTag = "[pid]SIPpTag01[call_number]"
 	}
-	b.swaps = append(addrSwaps(self, "[local_ip]", "[local_port]"), addrSwaps(b.peer, "[remote_ip]", "[remote_port]")...)
+	b.swaps = addrSwaps(self, "[local_ip]", "[local_port]")
+	if side == UAC {
+		// A UAS is run without a remote host: SIPp's [remote_ip] is empty
+		// there, so the callee's captured peer stays as captured.
+		b.swaps = append(b.swaps, addrSwaps(b.peer, "[remote_ip]", "[remote_port]")...)
+	}
 	transport, ok := sippTransport(mine[0].Transport)
 	if !ok {
 		return nil, unsupported("SIPp cannot speak the %s transport", lit(mine[0].Transport))
