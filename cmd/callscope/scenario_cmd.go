@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"time"
 
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/query"
@@ -13,38 +13,38 @@ import (
 	"github.com/callscope/callscope/tenant"
 )
 
-func cmdScenario(ctx context.Context, e env, args []string) error {
-	const usageLine = "scenario SLUG CALL_ID --from RFC3339 --to RFC3339 --side uac|uas [-o FILE] [--no-pauses]"
-	fs := newFlagSet(e, "scenario", usageLine)
-	open := dbFlag(fs, e)
-	var from, to, side, out string
-	var noPauses bool
-	fs.StringVar(&from, "from", "", "start of the window the call is read in, RFC 3339 ($CALLSCOPE_FROM)")
-	fs.StringVar(&to, "to", "", "end of the window, RFC 3339 ($CALLSCOPE_TO)")
-	fs.StringVar(&side, "side", "", "uac: the caller's scenario; uas: the callee's ($CALLSCOPE_SIDE)")
-	fs.StringVar(&out, "o", "", "write the scenario to FILE rather than standard output ($CALLSCOPE_O)")
-	fs.BoolVar(&noPauses, "no-pauses", false, "leave out the captured gaps (ringing time, talk time) ($CALLSCOPE_NO_PAUSES)")
-	pos, err := parse(fs, e, args)
+// cmdScenario is `callscope scenario SLUG CALL_ID --from --to --side
+// uac|uas [-o FILE] [--no-pauses]`: one side of a stored call as a SIPp
+// scenario, on standard output or in FILE.
+func cmdScenario(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	var (
+		from, to timeFlag
+		side     sideFlag
+		out      string
+		noPauses bool
+	)
+	c.fs.Var(&from, "from", "start of the window the call is read in, an RFC 3339 `TIME` such as 2026-03-01T12:00:00Z (required)")
+	c.fs.Var(&to, "to", "end of the window, an RFC 3339 `TIME` (required)")
+	c.fs.Var(&side, "side", "`SIDE` to write: uac, the caller, or uas, the callee (required)")
+	c.fs.StringVar(&out, "o", "", "write the scenario to `FILE` rather than standard output")
+	c.fs.BoolVar(&noPauses, "no-pauses", false, "leave out the captured gaps (ringing time, talk time)")
+	pos, err := c.parse()
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 2, usageLine); err != nil {
-		return err
+	if from.t.IsZero() {
+		return c.required("from", "the start of the window, an RFC 3339 time such as 2026-03-01T12:00:00Z")
 	}
-	start, err := time.Parse(time.RFC3339, from)
-	if err != nil {
-		return fmt.Errorf("%w: --from %q must be an RFC 3339 time such as 2026-03-01T12:00:00Z", errUsage, from)
+	if to.t.IsZero() {
+		return c.required("to", "the end of the window, an RFC 3339 time such as 2026-03-01T13:00:00Z")
 	}
-	end, err := time.Parse(time.RFC3339, to)
-	if err != nil {
-		return fmt.Errorf("%w: --to %q must be an RFC 3339 time such as 2026-03-01T13:00:00Z", errUsage, to)
+	if side.s == "" {
+		return c.required("side", "uac (the caller's scenario) or uas (the callee's)")
 	}
-	sd, err := scenario.ParseSide(side)
-	if err != nil {
-		return fmt.Errorf("%w: --side %q must be uac (the caller) or uas (the callee)", errUsage, side)
-	}
+	sd := side.s
 	return withTenant(ctx, open, pos[0], func(d *db.DB, _ *tenant.Store, t tenant.Tenant) error {
-		call, err := query.NewStore(d).Call(ctx, t.ID, pos[1], start, end)
+		call, err := query.NewStore(d).Call(ctx, t.ID, pos[1], from.t, to.t)
 		if err != nil {
 			return err
 		}
@@ -53,13 +53,27 @@ func cmdScenario(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if out == "" {
-			_, err = e.stdout.Write(s.XML)
+			_, err = c.stdout.Write(s.XML)
 			return err
 		}
 		if err := os.WriteFile(out, s.XML, 0o644); err != nil {
-			return err
+			return fmt.Errorf("-o %q: %w", out, err)
 		}
-		fmt.Fprintf(e.stdout, "wrote %s (%s side of an %s)\nrun it with: %s\n", out, sd, s.Summary, s.Command(netip.AddrPort{}))
+		fmt.Fprintf(c.stdout, "wrote %s (%s side of an %s)\nrun it with: %s\n", out, sd, s.Summary, s.Command(netip.AddrPort{}))
 		return nil
 	})
+}
+
+// sideFlag is --side: uac or uas.
+type sideFlag struct{ s scenario.Side }
+
+func (f *sideFlag) String() string { return string(f.s) }
+
+func (f *sideFlag) Set(v string) error {
+	s, err := scenario.ParseSide(v)
+	if err != nil {
+		return errors.New("want uac (the caller) or uas (the callee)")
+	}
+	f.s = s
+	return nil
 }

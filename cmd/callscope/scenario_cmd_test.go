@@ -56,7 +56,7 @@ func TestScenarioCommand(t *testing.T) {
 		"BadSide":         {[]string{"acme", "cli-1@acme", "--from", from, "--to", to, "--side", "both"}, "--side"},
 		"NoSide":          {[]string{"acme", "cli-1@acme", "--from", from, "--to", to}, "--side"},
 		"BadFrom":         {[]string{"acme", "cli-1@acme", "--from", "yesterday", "--to", to, "--side", "uac"}, "--from"},
-		"MissingCallID":   {[]string{"acme", "--from", from, "--to", to, "--side", "uac"}, "callscope scenario SLUG CALL_ID"},
+		"MissingCallID":   {[]string{"acme", "--from", from, "--to", to, "--side", "uac"}, "needs CALL_ID"},
 	} {
 		out, err := c.run("", append([]string{"scenario"}, tc.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(out, "<scenario") {
