@@ -19,7 +19,10 @@ const (
 	Conflict     Kind = "conflict"
 	Unavailable  Kind = "unavailable"
 	RateLimited  Kind = "rate_limited"
-	Internal     Kind = "internal"
+	// Unprocessable: the input is well formed but names something the
+	// operation cannot do (a call SIPp cannot replay).
+	Unprocessable Kind = "unprocessable"
+	Internal      Kind = "internal"
 )
 
 // Error is an error a person can act on. Message is safe to show to the

@@ -24,6 +24,9 @@ const (
 	MaxTokenBytes = 4096
 	// ScopePCAP lets the holder download the call as PCAP.
 	ScopePCAP = "pcap"
+	// ScopeScenario lets the holder download the call as a SIPp test
+	// (the caller's and the callee's scenarios) to reproduce it.
+	ScopeScenario = "scenario"
 )
 
 // Claims are the verified contents of a view token.

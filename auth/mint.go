@@ -97,7 +97,7 @@ const DefaultTTL = 15 * time.Minute
 const MaxCallIDBytes = 256
 
 // KnownScopes are the scopes a token may carry.
-var KnownScopes = []string{ScopePCAP}
+var KnownScopes = []string{ScopePCAP, ScopeScenario}
 
 // MintRequest asks for a view token of one call. Field errors name the JSON
 // member of POST /api/v1/view-tokens.

@@ -6,12 +6,10 @@ package console
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import (
-	"github.com/a-h/templ"
-	templruntime "github.com/a-h/templ/runtime"
+import "github.com/a-h/templ"
+import templruntime "github.com/a-h/templ/runtime"
 
-	"github.com/callscope/callscope/auth/authdb"
-)
+import "github.com/callscope/callscope/auth/authdb"
 
 func adminState(a authdb.Admin) string {
 	if a.Disabled {

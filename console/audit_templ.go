@@ -6,12 +6,10 @@ package console
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import (
-	"github.com/a-h/templ"
-	templruntime "github.com/a-h/templ/runtime"
+import "github.com/a-h/templ"
+import templruntime "github.com/a-h/templ/runtime"
 
-	"github.com/callscope/callscope/adminaudit"
-)
+import "github.com/callscope/callscope/adminaudit"
 
 func entryTenant(e adminaudit.Entry) string {
 	if e.TenantSlug == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/callscope/callscope/ladder"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/queryapi"
+	"github.com/callscope/callscope/scenario"
 	"github.com/callscope/callscope/tenant"
 )
 
@@ -245,19 +246,28 @@ type CallProps struct {
 	GroupURL  string
 	TextURL   string
 	PCAPURL   string
-	Share     ShareForm
-	CanShare  bool
+	// ScenarioURL is the call as a SIPp test: a zip of uac.xml, uas.xml
+	// and README.txt.
+	ScenarioURL string
+	Share       ShareForm
+	CanShare    bool
 }
 
-func (s *Server) callPage(c echo.Context) error {
+// readCall reads the call the request's parameters name.
+func (s *Server) readCall(c echo.Context) (callRef, *queryapi.Call, error) {
 	if err := s.needCalls(); err != nil {
-		return err
+		return callRef{}, nil, err
 	}
 	ref, err := parseCallRef(c)
 	if err != nil {
-		return err
+		return ref, nil, err
 	}
 	call, err := s.calls.Call(ctx(c), ref.TenantID, ref.CallID, ref.From, ref.To)
+	return ref, call, err
+}
+
+func (s *Server) callPage(c echo.Context) error {
+	ref, call, err := s.readCall(c)
 	if err != nil {
 		return err
 	}
@@ -282,7 +292,8 @@ func (s *Server) callPage(c echo.Context) error {
 		Chrome: s.page(c, "Call "+shorten(ref.CallID, 40), "calls"), Ref: ref, Call: call, Diagram: d, Events: events,
 		GroupByIP: group, PageURL: withPage, GroupURL: "/calls/view?" + flip.Encode(),
 		TextURL: "/calls/text?" + base.Encode(), PCAPURL: "/calls/pcap?" + base.Encode(),
-		CanShare: s.stores.Minter != nil,
+		ScenarioURL: "/calls/scenario?" + base.Encode(),
+		CanShare:    s.stores.Minter != nil,
 		Share: ShareForm{Tenant: strconv.FormatInt(ref.TenantID, 10), CallID: ref.CallID,
 			From: fmtFormTime(ref.From), To: fmtFormTime(ref.To), TTL: "15m"},
 	}
@@ -327,6 +338,21 @@ func (s *Server) download(c echo.Context, ext string) error {
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+downloadName(ref.CallID, ext)+`"`)
 	return c.Blob(http.StatusOK, ctype, b)
+}
+
+// callScenario downloads the call as a SIPp test. A call SIPp cannot
+// replay is a 422 page saying why.
+func (s *Server) callScenario(c echo.Context) error {
+	ref, call, err := s.readCall(c)
+	if err != nil {
+		return err
+	}
+	b, err := call.ScenarioZip(scenario.Options{NoPauses: c.QueryParam("no_pauses") == "true"})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+downloadName(ref.CallID, "sipp.zip")+`"`)
+	return c.Blob(http.StatusOK, "application/zip", b)
 }
 
 func shorten(s string, n int) string {

@@ -6,12 +6,10 @@ package console
 
 //lint:file-ignore SA4006 This context is only used if a nested component is present.
 
-import (
-	"github.com/a-h/templ"
-	templruntime "github.com/a-h/templ/runtime"
+import "github.com/a-h/templ"
+import templruntime "github.com/a-h/templ/runtime"
 
-	"github.com/callscope/callscope/static"
-)
+import "github.com/callscope/callscope/static"
 
 // Chrome is what every console page's frame shows: the title, the active
 // navigation entry, and for a logged-in admin the email and the CSRF token

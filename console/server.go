@@ -119,6 +119,7 @@ func (s *Server) Routes(e *echo.Echo) {
 	g.GET("/calls/view", s.callPage, admin)                          // admin: any tenant's call
 	g.GET("/calls/pcap", s.callPCAP, admin)                          // admin
 	g.GET("/calls/text", s.callText, admin)                          // admin
+	g.GET("/calls/scenario", s.callScenario, admin)                  // admin: the call as a SIPp test
 	g.POST("/calls/share", s.share, admin)                           // admin: mints a viewer link
 	g.GET("/tenants", s.tenantsPage, admin)                          // admin
 	g.POST("/tenants", s.createTenant, admin)                        // admin

@@ -18,6 +18,7 @@ import (
 type ShareForm struct {
 	Tenant, CallID, From, To, TTL string
 	PCAP                          bool
+	Scenario                      bool // the link offers the call as a SIPp test
 }
 
 // shareTTLs are the lifetimes offered; the server's own maximum (1 h by
@@ -50,7 +51,8 @@ type ShareProps struct {
 
 func (s *Server) share(c echo.Context) error {
 	f := ShareForm{Tenant: c.FormValue("tenant"), CallID: c.FormValue("call_id"), From: strings.TrimSpace(c.FormValue("from")),
-		To: strings.TrimSpace(c.FormValue("to")), TTL: c.FormValue("ttl"), PCAP: c.FormValue("pcap") == "on"}
+		To: strings.TrimSpace(c.FormValue("to")), TTL: c.FormValue("ttl"), PCAP: c.FormValue("pcap") == "on",
+		Scenario: c.FormValue("scenario") == "on"}
 	p := ShareProps{Chrome: s.page(c, "Share a call", "calls"), Form: f, Errors: map[string]string{}}
 	if s.stores.Minter == nil {
 		return callscope.Errorf(callscope.Unavailable, "Sharing is not available: this console cannot mint viewer links.")
@@ -89,7 +91,10 @@ func (s *Server) share(c echo.Context) error {
 	}
 	r := auth.MintRequest{CallID: f.CallID, WindowStart: from, WindowEnd: to, TTL: ttl, IssuedBy: "console:" + session(c).Email}
 	if f.PCAP {
-		r.Scopes = []string{auth.ScopePCAP}
+		r.Scopes = append(r.Scopes, auth.ScopePCAP)
+	}
+	if f.Scenario {
+		r.Scopes = append(r.Scopes, auth.ScopeScenario)
 	}
 	tok, claims, err := s.stores.Minter.Mint(ctx(c), t, r)
 	if callscope.Is(err, callscope.Invalid) || callscope.Is(err, callscope.Forbidden) {

@@ -15,7 +15,7 @@ import (
 // UA is one SIPp run.
 type UA struct {
 	Name string
-	// Scenario is a file under testdata/.
+	// Scenario is a file under testdata/, or an absolute path.
 	Scenario string
 	// Local is the UA's own ip:port.
 	Local string
@@ -31,6 +31,8 @@ type UA struct {
 	Service string
 	// Keys are -key substitutions ([uas], ...).
 	Keys map[string]string
+	// Args are more sipp arguments (-au, -ap, ...).
+	Args []string
 }
 
 // sippTimeout bounds every SIPp run (-timeout), so that a lost message
@@ -51,9 +53,12 @@ type SIPp struct {
 // bound. The process is killed in Cleanup if it is still running.
 func startSIPp(t *testing.T, ua UA) *SIPp {
 	t.Helper()
-	scen, err := filepath.Abs(filepath.Join("testdata", ua.Scenario))
-	if err != nil {
-		t.Fatal(err)
+	scen := ua.Scenario
+	if !filepath.IsAbs(scen) {
+		var err error
+		if scen, err = filepath.Abs(filepath.Join("testdata", ua.Scenario)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	host, port, err := net.SplitHostPort(ua.Local)
 	if err != nil {
@@ -83,6 +88,7 @@ func startSIPp(t *testing.T, ua UA) *SIPp {
 	for _, k := range keys {
 		args = append(args, "-key", k, ua.Keys[k])
 	}
+	args = append(args, ua.Args...)
 	if ua.Remote != "" {
 		args = append([]string{ua.Remote}, args...)
 	}

@@ -25,9 +25,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 	if loc == nil {
 		loc = time.UTC
 	}
-	sorted := slices.Clone(msgs)
-	slices.SortStableFunc(sorted, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
-	senderFirst(sorted)
+	sorted := inDrawingOrder(msgs)
 
 	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight, Zone: loc.String()}
 	d.PageSize = opt.PageSize

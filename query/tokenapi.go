@@ -228,18 +228,5 @@ func (a *TokenAPI) publicKeys(c echo.Context) error {
 
 // authenticate reads "Authorization: Bearer <API key>".
 func (a *TokenAPI) authenticate(c echo.Context) (authdb.APIKey, error) {
-	h := c.Request().Header.Get("Authorization")
-	scheme, key, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="callscope"`)
-		return authdb.APIKey{}, callscope.Errorf(callscope.Unauthorized, "an API key is required: Authorization: Bearer cs_...")
-	}
-	k, err := a.keys.AuthenticateAPIKey(c.Request().Context(), strings.TrimSpace(key))
-	if err != nil {
-		if callscope.Is(err, callscope.Unauthorized) {
-			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="callscope", error="invalid_token"`)
-		}
-		return authdb.APIKey{}, err
-	}
-	return k, nil
+	return authenticateAPIKey(c, a.keys)
 }

@@ -14,7 +14,7 @@ import templruntime "github.com/a-h/templ/runtime"
 // (auth.Refusal: "malformed", "bad_signature", "invalid_claims",
 // "expired", "not_yet_valid", "revoked", "tenant_inactive",
 // "unavailable"), or a page of its own: "not_found", "rate_limited",
-// "internal" ("invalid" is kept for any link that does not work). Anything
+// "not_reproducible", "internal" ("invalid" is kept for any link that does not work). Anything
 // else renders as "internal". The HTTP status is the handler's job.
 type ErrorProps struct {
 	Kind      string
@@ -29,13 +29,14 @@ type errorText struct{ title, sentence string }
 // why a link failed beyond its kind: "bad signature" or "unknown key" would
 // help someone forging links, not someone holding one.
 var errorTexts = map[string]errorText{
-	"expired":      {"This link has expired", "Links to a call only work for a short time, so ask whoever shared this one for a new link."},
-	"revoked":      {"This link is no longer available", "Whoever shared this link has withdrawn it; ask them for a new one if you still need it."},
-	"invalid":      {"This link does not work", "The link looks incomplete or damaged, so check that you copied all of it or ask for a new one."},
-	"not_found":    {"Call not found", "We could not find this call; it may have been removed after its retention period."},
-	"rate_limited": {"Too many requests", "This call has been opened too often in a short time; please wait a minute and try again."},
-	"unavailable":  {"Temporarily unavailable", "We cannot load this call right now; please try again in a few moments."},
-	"internal":     {"Something went wrong", "Something on our side stopped us from showing this call; please try again later."},
+	"expired":          {"This link has expired", "Links to a call only work for a short time, so ask whoever shared this one for a new link."},
+	"revoked":          {"This link is no longer available", "Whoever shared this link has withdrawn it; ask them for a new one if you still need it."},
+	"invalid":          {"This link does not work", "The link looks incomplete or damaged, so check that you copied all of it or ask for a new one."},
+	"not_found":        {"Call not found", "We could not find this call; it may have been removed after its retention period."},
+	"rate_limited":     {"Too many requests", "This call has been opened too often in a short time; please wait a minute and try again."},
+	"unavailable":      {"Temporarily unavailable", "We cannot load this call right now; please try again in a few moments."},
+	"not_reproducible": {"This call cannot be replayed", "A SIPp test could not reproduce this call faithfully (a forked call, for instance), so none was made."},
+	"internal":         {"Something went wrong", "Something on our side stopped us from showing this call; please try again later."},
 }
 
 // pageOfRefusal is the page each token refusal shows: the customer learns
@@ -111,7 +112,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templruntime.NewAttributeExpression(errorKind(p.Kind)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 71, Col: 75}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 72, Col: 75}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var3)
 			if templ_7745c5c3_Err != nil {
@@ -124,7 +125,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(errorTitle(p.Kind))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 72, Col: 27}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 73, Col: 27}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -137,7 +138,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(errorSentence(p.Kind))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 73, Col: 29}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 74, Col: 29}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
@@ -155,7 +156,7 @@ func ErrorPage(p ErrorProps) templ.Component {
 				var templ_7745c5c3_Var6 string
 				templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(p.RequestID)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 75, Col: 81}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `templates/errors.templ`, Line: 76, Col: 81}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 				if templ_7745c5c3_Err != nil {

@@ -154,8 +154,18 @@ func TestViewerPage(t *testing.T) {
 		p := viewerProps(f, ladder.Options{GroupByIP: true})
 		p.TextURL, p.PCAPURL, p.GroupURL, p.Events = "", "", "", nil
 		doc := MustDoc(t, MustRender(t, ViewerPage(p)))
-		if n := doc.Find(`[data-testid="text-download"], [data-testid="pcap-download"], [data-testid="group-toggle"], .actions, .events`).Length(); n != 0 {
+		if n := doc.Find(`[data-testid="text-download"], [data-testid="pcap-download"], [data-testid="scenario-download"], [data-testid="group-toggle"], .actions, .events`).Length(); n != 0 {
 			t.Errorf("%d hidden elements rendered", n)
+		}
+	})
+
+	t.Run("ScenarioDownload", func(t *testing.T) {
+		p := viewerProps(f, ladder.Options{})
+		p.TextURL, p.PCAPURL, p.GroupURL = "", "", ""
+		p.ScenarioURL = "/v/TOKEN/scenario.zip"
+		doc := MustDoc(t, MustRender(t, ViewerPage(p)))
+		if href, _ := doc.Find(`.actions [data-testid="scenario-download"]`).Attr("href"); href != p.ScenarioURL {
+			t.Errorf("scenario download links to %q, want %q", href, p.ScenarioURL)
 		}
 	})
 
@@ -226,6 +236,7 @@ func TestErrorPage(t *testing.T) {
 		{"not_found", "not_found", "Call not found"},
 		{"rate_limited", "rate_limited", "Too many requests"},
 		{"unavailable", "unavailable", "Temporarily unavailable"},
+		{"not_reproducible", "not_reproducible", "This call cannot be replayed"},
 		{"internal", "internal", "Something went wrong"},
 		{"<script>", "internal", "Something went wrong"},
 		{"", "internal", "Something went wrong"},

@@ -133,6 +133,7 @@ func setup(tb testing.TB, opt options) *bundle {
 	qs := query.NewServer(query.NewStore(d), cached, qv, query.Credentials{Console: consoleToken, Viewer: viewerToken}, log)
 	qs.SetRevocationSync(b.tokens)
 	qs.Routes(qe.Group(""))
+	query.NewScenarioAPI(authdb.NewAPIKeys(d), query.NewStore(d)).Routes(qe.Group(""))
 	// Stand-ins for the auth engineer's mint API and JWKS, to see what the
 	// viewer forwards.
 	qe.POST("/api/v1/view-tokens", func(c echo.Context) error {

@@ -32,6 +32,7 @@ import (
 	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/ladder"
 	"github.com/callscope/callscope/query/queryapi"
+	"github.com/callscope/callscope/scenario"
 	"github.com/callscope/callscope/static"
 	"github.com/callscope/callscope/templates"
 	"github.com/callscope/callscope/tenant"
@@ -58,7 +59,7 @@ type View struct {
 	Tenant    string
 	CallID    string
 	JTI       string
-	Resource  string // "page", "text", "pcap"
+	Resource  string // "page", "text", "pcap", "scenario"
 	ClientIP  netip.Addr
 	UserAgent string
 }
@@ -153,8 +154,10 @@ func (s *Server) Routes(e *echo.Echo) {
 	e.GET("/v/:token", s.page)                             // view token
 	e.GET("/v/:token/text", s.text)                        // view token
 	e.GET("/v/:token/pcap", s.pcap)                        // view token with scope pcap
+	e.GET("/v/:token/scenario.zip", s.scenarioZip)         // view token with scope scenario
 	e.POST("/api/v1/view-tokens", s.forward)               // API key, checked by query
 	e.DELETE("/api/v1/view-tokens/:jti", s.forward)        // API key, checked by query
+	e.GET("/api/v1/calls/:call_id/scenario", s.forward)    // API key, checked by query
 	e.GET("/.well-known/jwks.json", s.forward)             // public
 	e.GET("/static/*", echo.WrapHandler(static.Handler())) // public, content-hashed
 	web.HealthRoutes(e, map[string]web.Check{"query": s.queryReady})
@@ -401,6 +404,9 @@ func (s *Server) page(c echo.Context) error {
 	if claims.HasScope(auth.ScopePCAP) {
 		props.PCAPURL = base + "/pcap"
 	}
+	if claims.HasScope(auth.ScopeScenario) {
+		props.ScenarioURL = base + "/scenario.zip"
+	}
 	body, err := s.renderPage(ctx, templates.ViewerPage(props))
 	if err != nil {
 		s.log.ErrorContext(ctx, "render failed", "err", err, "request_id", web.RequestID(c))
@@ -462,4 +468,35 @@ func (s *Server) pcap(c echo.Context) error {
 	h.Set("Content-Disposition", `attachment; filename="call.pcap"`)
 	s.record(c, claims, "pcap")
 	return web.Blob(c, http.StatusOK, "application/vnd.tcpdump.pcap", body)
+}
+
+// scenarioZip is the call as a SIPp test (both sides and a README.txt),
+// for a token with scope scenario; without it, the not-found page, as
+// pcap answers. A call SIPp cannot replay gets a page saying so.
+func (s *Server) scenarioZip(c echo.Context) error {
+	tok := c.Param("token")
+	claims, r := s.admit(c, tok)
+	if r != nil {
+		return s.refuse(c, r)
+	}
+	ctx := c.Request().Context()
+	if !claims.HasScope(auth.ScopeScenario) {
+		return s.refuse(c, &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(ctx, claims)})
+	}
+	call, err := s.qc.ViewCall(ctx, tok)
+	if err != nil {
+		return s.refuse(c, s.fromQuery(c, tok, claims, err))
+	}
+	body, err := call.ScenarioZip(scenario.Options{})
+	if callscope.Is(err, callscope.Unprocessable) {
+		return s.refuse(c, &refusal{kind: "not_reproducible", status: http.StatusUnprocessableEntity, origins: call.Tenant.EmbedOrigins})
+	}
+	if err != nil {
+		return s.refuse(c, s.fromQuery(c, tok, claims, err))
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
+	h.Set("Content-Disposition", `attachment; filename="sipp-test.zip"`)
+	s.record(c, claims, "scenario")
+	return web.Blob(c, http.StatusOK, "application/zip", body)
 }

@@ -36,6 +36,8 @@ func Status(k callscope.Kind) int {
 		return http.StatusServiceUnavailable
 	case callscope.RateLimited:
 		return http.StatusTooManyRequests
+	case callscope.Unprocessable:
+		return http.StatusUnprocessableEntity
 	}
 	return http.StatusInternalServerError
 }

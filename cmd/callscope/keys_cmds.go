@@ -326,7 +326,7 @@ func tokenMint(ctx context.Context, c *cmdline) error {
 	c.fs.Var(&from, "from", "start of the call window, an RFC 3339 `TIME` such as 2026-03-01T12:00:00Z (required)")
 	c.fs.Var(&to, "to", "end of the call window, an RFC 3339 `TIME` (required)")
 	c.fs.Var(&ttl, "ttl", "lifetime of the link, a `DURATION` such as 15m, at most the server's --token-max-ttl")
-	c.fs.Var(&scopes, "scope", "extra right granted to the link, a `SCOPE`: pcap (the PCAP download); repeatable (the variable: comma-separated)")
+	c.fs.Var(&scopes, "scope", "extra right granted to the link, a `SCOPE`: pcap (the PCAP download), scenario (the call as a SIPp test); repeatable (the variable: comma-separated)")
 	stringFlag(c.fs, c.getenv, &publicURL, sPublicURL)
 	stringFlag(c.fs, c.getenv, &maxTTL, sTokenTTL)
 	stringFlag(c.fs, c.getenv, &maxWindow, sTokenWindow)

@@ -52,6 +52,7 @@ func commands() command {
 		{name: "retention", summary: "retention by hand (serve runs it hourly)", subs: []command{
 			{name: "run", summary: "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", run: cmdRetentionRun},
 		}},
+		{name: "scenario", args: "SLUG CALL_ID", summary: "write a stored call as a SIPp scenario, the caller's (uac) or the callee's (uas)", run: cmdScenario},
 		{name: "demo", summary: "provision a demo tenant, node and admin and send demo calls to the local ingest", run: cmdDemo},
 		{name: "version", summary: "print the version and commit", run: cmdVersion},
 	}}

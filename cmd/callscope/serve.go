@@ -295,7 +295,8 @@ func (a *app) startQuery(ctx context.Context) error {
 		Observe:     web.NewVerifyMetrics(a.registry, "query").Observe,
 		Memo:        auth.NewMemo(),
 	}
-	qs := query.NewServer(query.NewStore(a.db), st.cached, verifier, query.Credentials{Console: console, Viewer: viewerTok}, a.log)
+	store := query.NewStore(a.db)
+	qs := query.NewServer(store, st.cached, verifier, query.Credentials{Console: console, Viewer: viewerTok}, a.log)
 	qs.SetViewRecorder(st.audit)
 	qs.SetRevocationSync(st.tokens)
 	api := query.NewTokenAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
@@ -304,6 +305,7 @@ func (a *app) startQuery(ctx context.Context) error {
 	web.HealthRoutes(e, a.checks())
 	qs.Routes(e.Group(""))
 	api.Routes(e.Group(""))
+	query.NewScenarioAPI(st.apiKeys, store).Routes(e.Group(""))
 	addr, err := a.serveHTTP("query", a.cfg.QueryAddr, e)
 	if err != nil {
 		return err

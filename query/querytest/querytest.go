@@ -263,6 +263,18 @@ func (c Call) Rows() []Row {
 	return rows
 }
 
+// FromBYE returns the rows of c from its BYE on: a capture that starts
+// inside a dialog. It is empty for a call that was not answered.
+func (c Call) FromBYE() []Row {
+	rows := c.Rows()
+	for i, r := range rows {
+		if strings.HasPrefix(string(r.Payload), "BYE ") {
+			return rows[i:]
+		}
+	}
+	return nil
+}
+
 func reasonOf(status int) string {
 	switch status {
 	case 486:
