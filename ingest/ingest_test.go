@@ -222,6 +222,47 @@ func TestNodeAddedWhileRunning(t *testing.T) {
 	}
 }
 
+// An unknown capture ID is listed until it is claimed, and stays off the
+// list although ingest keeps reporting it until its node map catches up.
+func TestUnclaimedUntilClaimed(t *testing.T) {
+	b := setup(t, func(c *Config) { c.NodeRefresh = time.Second })
+	acme := MustTenant(t, b.store, "acme")
+	pkt := sipPacket(4343, withCallID(t, "unclaimed@x")).AppendV3(nil)
+	listed := func() bool {
+		un, err := b.store.ListUnclaimed(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range un {
+			if u.CaptureID == 4343 {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("unknown capture ID 4343 never listed")
+		}
+		sendUDP(t, b.udp, pkt)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 4343})
+	// Keep sending across the node map refresh and several unclaimed flushes.
+	for end := time.Now().Add(3 * b.cfg.NodeRefresh); time.Now().Before(end); {
+		sendUDP(t, b.udp, pkt)
+		if listed() {
+			t.Fatal("capture ID 4343 listed as unclaimed after it was claimed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(t, b.db, `SELECT count(*) FROM sip_messages WHERE call_id = 'unclaimed@x'`); n == 0 {
+		t.Error("nothing stored from the claimed node")
+	}
+}
+
 func TestTenantIsolation(t *testing.T) {
 	b := setup(t)
 	ta := MustTenant(t, b.store, "tenant-a")

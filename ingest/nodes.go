@@ -77,6 +77,14 @@ func (r *resolver) refresh(ctx context.Context, force bool) error {
 	}
 	r.nodes.Store(&m)
 	r.version = v
+	// Sightings of an ID that has since been claimed are not unclaimed any more.
+	r.mu.Lock()
+	for id := range r.unclaimed {
+		if m[id] != nil {
+			delete(r.unclaimed, id)
+		}
+	}
+	r.mu.Unlock()
 	return nil
 }
 

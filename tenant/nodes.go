@@ -184,9 +184,12 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
 	}
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		for _, u := range seen {
+			// A sighting reported after the ID was claimed (ingest flushes
+			// what it saw before its node map caught up) is dropped.
 			if _, err := tx.Exec(ctx, `/* Store.NoteUnclaimed */ 
 				INSERT INTO unclaimed_nodes (capture_id, last_source, last_reason, packets, first_seen, last_seen)
-				VALUES ($1, $2, $3, $4, $5, $5)
+				SELECT $1::bigint, $2::inet, $3::text, $4::bigint, $5::timestamptz, $5::timestamptz
+				WHERE NOT EXISTS (SELECT FROM capture_nodes WHERE capture_id = $1)
 				ON CONFLICT (capture_id) DO UPDATE SET
 					last_source = excluded.last_source, last_reason = excluded.last_reason,
 					packets = unclaimed_nodes.packets + excluded.packets,
@@ -206,14 +209,18 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []Unclaimed) error {
 	return nil
 }
 
-// ListUnclaimed returns the unknown capture IDs ingest has seen, most
-// recent first.
+// ListUnclaimed returns the unknown capture IDs ingest has seen and no
+// tenant owns, most recent first.
 func (s *Store) ListUnclaimed(ctx context.Context) ([]Unclaimed, error) {
 	var out []Unclaimed
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
+		// The NOT EXISTS covers a sighting written in the same instant as
+		// the claim, which neither statement could see.
 		rows, err := tx.Query(ctx, `/* Store.ListUnclaimed */ 
-			SELECT capture_id, last_source, last_reason, packets, first_seen, last_seen
-			FROM unclaimed_nodes ORDER BY last_seen DESC`)
+			SELECT u.capture_id, u.last_source, u.last_reason, u.packets, u.first_seen, u.last_seen
+			FROM unclaimed_nodes u
+			WHERE NOT EXISTS (SELECT FROM capture_nodes n WHERE n.capture_id = u.capture_id)
+			ORDER BY u.last_seen DESC`)
 		if err != nil {
 			return err
 		}

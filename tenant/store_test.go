@@ -184,6 +184,14 @@ func TestNodes(t *testing.T) {
 		if u, _ := b.store.ListUnclaimed(ctx); len(u) != 0 {
 			t.Fatalf("claimed node still listed: %+v", u)
 		}
+		// Ingest reports what it saw before its node map learned of the
+		// claim: the claimed ID must not come back.
+		if err := b.store.NoteUnclaimed(ctx, []tenant.Unclaimed{{CaptureID: 9999, LastSource: mustAddr("127.0.0.6"), LastReason: "unknown_node", Packets: 1, LastSeen: now}}); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := b.store.ListUnclaimed(ctx); len(u) != 0 {
+			t.Fatalf("claimed node listed again after a late sighting: %+v", u)
+		}
 	})
 }
 
