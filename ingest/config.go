@@ -16,7 +16,9 @@ type Config struct {
 	HEPAddr string
 	// TLSAddr enables HEP over TLS with the certificate and key files;
 	// TLSClientCA, when set, requires client certificates signed by it
-	// (mutual TLS).
+	// (mutual TLS). Without it a client certificate is optional; either
+	// way a node bound to a certificate's fingerprint accepts packets
+	// only over TLS from that certificate.
 	TLSAddr, TLSCert, TLSKey, TLSClientCA string
 
 	// UDPReadBuffer is the UDP socket receive buffer in bytes (default

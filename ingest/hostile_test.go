@@ -7,10 +7,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	mrand "math/rand/v2"
@@ -213,6 +215,68 @@ func TestTLS(t *testing.T) {
 			t.Errorf("%d rows from a client without a certificate", n)
 		}
 	})
+}
+
+// A node bound to a client certificate takes packets over TLS from that
+// certificate only: another certificate, no certificate, plain TCP and UDP
+// are dropped as wrong_certificate, with and without a client CA.
+func TestCertificateBoundNode(t *testing.T) {
+	dir := t.TempDir()
+	srvCert, srvKey := MustCert(t, dir, "server")
+	goodCert, goodKey := MustCert(t, dir, "agent")
+	otherCert, otherKey := MustCert(t, dir, "other")
+	rootPEM, _ := os.ReadFile(srvCert)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	bothCAs := filepath.Join(dir, "clients.pem")
+	g, _ := os.ReadFile(goodCert)
+	o, _ := os.ReadFile(otherCert)
+	os.WriteFile(bothCAs, append(g, o...), 0o600)
+
+	clientConf := func(certFile, keyFile string) *tls.Config {
+		c := &tls.Config{RootCAs: roots}
+		if certFile != "" {
+			pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Certificates = []tls.Certificate{pair}
+		}
+		return c
+	}
+	block, _ := pem.Decode(g)
+	sum := sha256.Sum256(block.Bytes)
+
+	for _, tc := range []struct{ name, clientCA string }{{"PinnedOnly", ""}, {"WithClientCA", bothCAs}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t, func(c *Config) {
+				c.TLSAddr, c.TLSCert, c.TLSKey, c.TLSClientCA = "127.0.0.1:0", srvCert, srvKey, tc.clientCA
+			})
+			acme := MustTenant(t, b.store, "acme")
+			MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 1, CertSHA256: hex.EncodeToString(sum[:])})
+			MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 2}) // not bound
+			b.srv.nodes.refresh(context.Background(), true)
+			pkt := func(id uint32, callID string) []byte { return sipPacket(id, withCallID(t, callID)).AppendV3(nil) }
+
+			sendStream(t, b.tls, clientConf(goodCert, goodKey), pkt(1, "bound-ok@x"))
+			waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'bound-ok@x'`)
+
+			sendStream(t, b.tls, clientConf(otherCert, otherKey), pkt(1, "other-cert@x"), pkt(2, "unbound-other@x"))
+			sendStream(t, b.tcp, nil, pkt(1, "plain-tcp@x"))
+			sendUDP(t, b.udp, pkt(1, "plain-udp@x"))
+			want := 3.0
+			if tc.clientCA == "" {
+				sendStream(t, b.tls, clientConf("", ""), pkt(1, "no-cert@x"))
+				want++
+			}
+			b.waitDropped(reasonWrongCert, want)
+			// The node that is not bound takes the other certificate's packet.
+			waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'unbound-other@x'`)
+			if n := count(t, b.db, `SELECT count(*) FROM sip_messages WHERE capture_id = 1 AND call_id <> 'bound-ok@x'`); n != 0 {
+				t.Errorf("%d rows stored for the bound node from elsewhere", n)
+			}
+		})
+	}
 }
 
 func TestListenErrors(t *testing.T) {

@@ -11,6 +11,7 @@ const (
 	reasonUnknownNode      = "unknown_node"
 	reasonBadAuthKey       = "bad_auth_key"
 	reasonSourceNotAllowed = "source_not_allowed"
+	reasonWrongCert        = "wrong_certificate"
 	reasonTenantSuspended  = "tenant_suspended"
 	reasonSIPMalformed     = "sip_malformed"
 	reasonUnsupported      = "unsupported_payload"
@@ -96,7 +97,7 @@ func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes fu
 			m.packets[t][v] = packets.WithLabelValues(tr, fmt.Sprint(v))
 		}
 	}
-	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed,
+	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed, reasonWrongCert,
 		reasonTenantSuspended, reasonSIPMalformed, reasonUnsupported, reasonQueueFull, reasonSpoolFull,
 		reasonDuplicate, reasonSpoolCorrupt, reasonStreamBadFraming}, hepReasons...) {
 		m.dropped[r] = dropped.WithLabelValues(r)

@@ -16,9 +16,12 @@ import (
 type handler struct {
 	s         *Server
 	transport int
-	dec       hep.Decoder
-	pkt       hep.Packet
-	msg       sip.Message
+	// cert is the SHA-256 of the TLS client certificate of the connection
+	// (nil over UDP and TCP, or when the client sent none).
+	cert []byte
+	dec  hep.Decoder
+	pkt  hep.Packet
+	msg  sip.Message
 }
 
 func (s *Server) newHandler(transport int) *handler {
@@ -55,6 +58,8 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 		return nil, nil, reasonBadAuthKey
 	case !e.node.AllowsSource(sender.Addr()):
 		return nil, nil, reasonSourceNotAllowed
+	case !e.node.AllowsCert(h.cert):
+		return nil, nil, reasonWrongCert
 	case !e.active:
 		return nil, nil, reasonTenantSuspended
 	}

@@ -121,6 +121,12 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 		}
 		c.ClientCAs = pool
 		c.ClientAuth = tls.RequireAndVerifyClientCert
+	} else {
+		// Without a CA a client certificate is optional and not verified
+		// against any chain, but its holder proves the private key in the
+		// handshake: a node bound to its fingerprint (tenant.Node.CertSHA256)
+		// accepts that client only.
+		c.ClientAuth = tls.RequestClientCert
 	}
 	return c, nil
 }

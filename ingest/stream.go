@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -97,6 +98,12 @@ func (s *Server) readStream(c net.Conn, transport int) {
 		}
 	}
 	h := s.newHandler(transport)
+	if tc, ok := c.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			sum := sha256.Sum256(certs[0].Raw)
+			h.cert = sum[:]
+		}
+	}
 	buf := make([]byte, 2*maxDatagram)
 	start, end := 0, 0
 	for {

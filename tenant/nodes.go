@@ -2,9 +2,13 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +22,9 @@ type NewNode struct {
 	Name      string
 	AuthKey   string   // empty: no auth key required
 	CIDRs     []string // empty: any sender
+	// CertSHA256 binds the node to one TLS client certificate: the SHA-256
+	// of its DER form, in hex (colons allowed). Empty: not bound.
+	CertSHA256 string
 }
 
 type nodeRow struct {
@@ -28,17 +35,18 @@ type nodeRow struct {
 	Name         string         `db:"name"`
 	AuthKeyHash  []byte         `db:"auth_key_hash"`
 	AllowedCIDRs []netip.Prefix `db:"allowed_cidrs"`
+	CertSHA256   []byte         `db:"cert_sha256"`
 	CreatedAt    time.Time      `db:"created_at"`
 }
 
 func (r nodeRow) node() Node {
 	return Node{TenantID: r.TenantID, TenantSlug: r.TenantSlug, TenantStatus: r.TenantStatus,
 		CaptureID: uint32(r.CaptureID), Name: r.Name, AuthKeyHash: r.AuthKeyHash,
-		AllowedCIDRs: r.AllowedCIDRs, CreatedAt: r.CreatedAt}
+		AllowedCIDRs: r.AllowedCIDRs, CertSHA256: r.CertSHA256, CreatedAt: r.CreatedAt}
 }
 
 const nodeSelect = `SELECT n.tenant_id, t.slug, t.status, n.capture_id, n.name, n.auth_key_hash,
-	n.allowed_cidrs, n.created_at
+	n.allowed_cidrs, n.cert_sha256, n.created_at
 	FROM capture_nodes n JOIN tenants t ON t.id = n.tenant_id`
 
 // AddNode registers capture ID n.CaptureID to tenantID and removes it from
@@ -53,6 +61,10 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 	if err != nil {
 		return Node{}, err
 	}
+	cert, err := ParseCertFingerprint(n.CertSHA256)
+	if err != nil {
+		return Node{}, err
+	}
 	var hash []byte
 	if n.AuthKey != "" {
 		hash = HashAuthKey(n.AuthKey)
@@ -60,19 +72,14 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 	var out Node
 	err = s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `/* Store.AddNode */ 
-			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs)
-			VALUES ($1, $2, $3, $4, $5)`, tenantID, n.CaptureID, n.Name, hash, cidrs); err != nil {
+			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs, cert_sha256)
+			VALUES ($1, $2, $3, $4, $5, $6)`, tenantID, n.CaptureID, n.Name, hash, cidrs, cert); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `/* Store.AddNode */ DELETE FROM unclaimed_nodes WHERE capture_id = $1`, n.CaptureID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, nodeSelect+` WHERE n.tenant_id = $1 AND n.capture_id = $2`, tenantID, n.CaptureID)
-		if err != nil {
-			return err
-		}
-		r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[nodeRow])
-		out = r.node()
+		out, err = nodeInTx(ctx, tx, tenantID, n.CaptureID)
 		return err
 	})
 	switch {
@@ -84,6 +91,80 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n NewNode) (Node, e
 		return Node{}, fmt.Errorf("tenant.Store.AddNode(%d, %d): %w", tenantID, n.CaptureID, err)
 	}
 	return out, nil
+}
+
+// NodeUpdate describes a change to a capture node; nil fields stay as they
+// are.
+type NodeUpdate struct {
+	Name *string
+	// AuthKey replaces the auth key; "" removes the requirement.
+	AuthKey *string
+	// CIDRs replaces the allowed sources when non-nil; an empty non-nil
+	// slice accepts any sender.
+	CIDRs []string
+	// CertSHA256 binds the node to another certificate (hex SHA-256 of its
+	// DER form); "" unbinds it.
+	CertSHA256 *string
+}
+
+// UpdateNode changes tenantID's node captureID. Returns NotFound if the
+// tenant has no such node, Invalid for a malformed CIDR or fingerprint.
+func (s *Store) UpdateNode(ctx context.Context, tenantID int64, captureID uint32, u NodeUpdate) (Node, error) {
+	var cidrs []netip.Prefix
+	if u.CIDRs != nil {
+		var err error
+		if cidrs, err = ParseCIDRs(u.CIDRs); err != nil {
+			return Node{}, err
+		}
+	}
+	var cert []byte
+	if u.CertSHA256 != nil {
+		var err error
+		if cert, err = ParseCertFingerprint(*u.CertSHA256); err != nil {
+			return Node{}, err
+		}
+	}
+	var hash []byte
+	if u.AuthKey != nil && *u.AuthKey != "" {
+		hash = HashAuthKey(*u.AuthKey)
+	}
+	var out Node
+	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `/* Store.UpdateNode */ 
+			UPDATE capture_nodes SET
+				name = coalesce($3, name),
+				auth_key_hash = CASE WHEN $4 THEN $5 ELSE auth_key_hash END,
+				allowed_cidrs = CASE WHEN $6 THEN $7 ELSE allowed_cidrs END,
+				cert_sha256 = CASE WHEN $8 THEN $9 ELSE cert_sha256 END,
+				updated_at = now()
+			WHERE tenant_id = $1 AND capture_id = $2`, tenantID, int64(captureID), u.Name,
+			u.AuthKey != nil, hash, u.CIDRs != nil, cidrs, u.CertSHA256 != nil, cert)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		out, err = nodeInTx(ctx, tx, tenantID, int64(captureID))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Node{}, callscope.Errorf(callscope.NotFound, "capture node %d not found", captureID)
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("tenant.Store.UpdateNode(%d, %d): %w", tenantID, captureID, err)
+	}
+	return out, nil
+}
+
+// nodeInTx reads one node of tenantID.
+func nodeInTx(ctx context.Context, tx pgx.Tx, tenantID, captureID int64) (Node, error) {
+	rows, err := tx.Query(ctx, nodeSelect+` WHERE n.tenant_id = $1 AND n.capture_id = $2`, tenantID, captureID)
+	if err != nil {
+		return Node{}, err
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[nodeRow])
+	return r.node(), err
 }
 
 // RemoveNode unregisters captureID from tenantID. Returns NotFound if the
@@ -231,4 +312,43 @@ func (s *Store) ListUnclaimed(ctx context.Context) ([]Unclaimed, error) {
 		return nil, fmt.Errorf("tenant.Store.ListUnclaimed: %w", err)
 	}
 	return out, nil
+}
+
+// AllowsCert reports whether a packet that came with the TLS client
+// certificate whose SHA-256 is sum (nil: not over TLS, or no certificate)
+// may speak for this node. A node not bound to a certificate accepts any.
+func (n Node) AllowsCert(sum []byte) bool {
+	return n.CertSHA256 == nil || (len(sum) == sha256.Size && subtle.ConstantTimeCompare(sum, n.CertSHA256) == 1)
+}
+
+// ParseCertFingerprint parses the SHA-256 fingerprint of a certificate as
+// openssl prints it (`openssl x509 -noout -fingerprint -sha256`: 32 hex
+// bytes with colons, after "sha256 Fingerprint=") or as plain hex. "" is
+// no fingerprint (nil).
+func ParseCertFingerprint(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '='); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return nil, nil
+	}
+	sum, err := hex.DecodeString(strings.ReplaceAll(s, ":", ""))
+	if err != nil || len(sum) != sha256.Size {
+		return nil, callscope.FieldError("cert_sha256", "%q is not a SHA-256 fingerprint: 64 hex digits, colons allowed (openssl x509 -noout -fingerprint -sha256 -in CERT)", s)
+	}
+	return sum, nil
+}
+
+// FormatCertFingerprint returns sum as openssl prints it: upper-case hex
+// bytes separated by colons; "" for none.
+func FormatCertFingerprint(sum []byte) string {
+	if len(sum) == 0 {
+		return ""
+	}
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
 }

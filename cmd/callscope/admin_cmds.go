@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -128,19 +129,26 @@ func cmdTenant(ctx context.Context, e env, args []string) error {
 }
 
 func cmdNode(ctx context.Context, e env, args []string) error {
-	const usageLine = "node add SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... | node list [SLUG] | node remove SLUG CAPTURE_ID | node unclaimed"
+	const usageLine = "node add SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... [--cert-sha256 FP] | " +
+		"node update SLUG CAPTURE_ID [same flags] | node list [SLUG] | node remove SLUG CAPTURE_ID | node unclaimed"
 	if len(args) == 0 {
 		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet(e, "node "+sub, usageLine)
 	open := dbFlag(fs, e)
-	var name, authKey string
-	var cidrs listFlag
-	if sub == "add" {
-		fs.StringVar(&name, "name", "", "node name shown in ladders ($CALLSCOPE_NAME)")
-		fs.StringVar(&authKey, "auth-key", "", "HEP auth key (chunk 0x000e) the node must send; stored hashed ($CALLSCOPE_AUTH_KEY)")
+	var name, authKey, cert optFlag
+	var cidrs optList
+	if sub == "add" || sub == "update" {
+		clear := ""
+		if sub == "update" {
+			clear = "; only the flags given change, and an empty value lifts the requirement"
+		}
+		fs.Var(&name, "name", "node name shown in ladders ($CALLSCOPE_NAME)")
+		fs.Var(&authKey, "auth-key", "HEP auth key (chunk 0x000e) the node must send; stored hashed ($CALLSCOPE_AUTH_KEY)")
 		fs.Var(&cidrs, "cidr", "source network the node's HEP packets must come from; repeatable ($CALLSCOPE_CIDR, comma-separated)")
+		fs.Var(&cert, "cert-sha256", "SHA-256 fingerprint of the TLS client certificate the node must send HEP with "+
+			"(openssl x509 -noout -fingerprint -sha256 -in CERT); its packets over UDP, TCP or another certificate are dropped ($CALLSCOPE_CERT_SHA256)"+clear)
 	}
 	pos, err := parse(fs, e, args)
 	if err != nil {
@@ -155,7 +163,7 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		return fn(tenant.NewStore(d))
 	}
 	switch sub {
-	case "add", "remove":
+	case "add", "update", "remove":
 		if err := wantArgs(pos, 2, "node "+sub+" SLUG CAPTURE_ID"); err != nil {
 			return err
 		}
@@ -166,27 +174,47 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		if err := tenant.ValidateCaptureID(id); err != nil {
 			return err
 		}
-		if _, err := tenant.ParseCIDRs(cidrs); err != nil {
+		if _, err := tenant.ParseCIDRs(cidrs.list); err != nil {
 			return err
+		}
+		if _, err := tenant.ParseCertFingerprint(cert.v); err != nil {
+			return err
+		}
+		if sub == "update" && !name.set && !authKey.set && !cidrs.set && !cert.set {
+			return fmt.Errorf("%w: node update changes nothing: give --name, --auth-key, --cidr or --cert-sha256", errUsage)
 		}
 		return withDB(func(s *tenant.Store) error {
 			t, err := s.BySlug(ctx, pos[0])
 			if err != nil {
 				return err
 			}
-			if sub == "remove" {
+			var n tenant.Node
+			switch sub {
+			case "remove":
 				if err := s.RemoveNode(ctx, t.ID, uint32(id)); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "removed capture node %d from %s\n", id, t.Slug)
 				return nil
+			case "add":
+				n, err = s.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: id, Name: name.v, AuthKey: authKey.v, CIDRs: cidrs.list, CertSHA256: cert.v})
+			case "update":
+				u := tenant.NodeUpdate{Name: name.ptr(), AuthKey: authKey.ptr(), CertSHA256: cert.ptr()}
+				if cidrs.set {
+					u.CIDRs = append([]string{}, cidrs.list...)
+				}
+				n, err = s.UpdateNode(ctx, t.ID, uint32(id), u)
 			}
-			n, err := s.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: id, Name: name, AuthKey: authKey, CIDRs: cidrs})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "capture node %d now belongs to %s (auth key: %s, sources: %s)\n",
-				n.CaptureID, t.Slug, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
+			what := "now belongs to " + t.Slug
+			if sub == "update" {
+				what = "of " + t.Slug + " updated"
+			}
+			fmt.Fprintf(e.stdout, "capture node %d %s (auth key: %s, sources: %s, certificate: %s)\n", n.CaptureID, what,
+				yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrTexts(n.AllowedCIDRs)),
+				yesNo(n.CertSHA256 != nil, tenant.FormatCertFingerprint(n.CertSHA256), "any"))
 			return nil
 		})
 	case "list":
@@ -211,11 +239,7 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES")
 			for _, n := range nodes {
-				var src []string
-				for _, p := range n.AllowedCIDRs {
-					src = append(src, p.String())
-				}
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", n.TenantSlug, n.CaptureID, n.Name, yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(src))
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", n.TenantSlug, n.CaptureID, n.Name, yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)))
 			}
 			return w.Flush()
 		})
@@ -238,6 +262,58 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		})
 	}
 	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+}
+
+// optFlag is a string flag that knows whether it was given, on the command
+// line or through its variable: node update changes only what was given.
+type optFlag struct {
+	v   string
+	set bool
+}
+
+func (o *optFlag) String() string {
+	if o == nil {
+		return ""
+	}
+	return o.v
+}
+func (o *optFlag) Set(v string) error { o.v, o.set = v, true; return nil }
+
+// ptr is the flag's value when it was given, else nil.
+func (o *optFlag) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return &o.v
+}
+
+// optList is a repeatable flag that knows whether it was given; an empty
+// value (--cidr "") gives an empty list.
+type optList struct {
+	list listFlag
+	set  bool
+}
+
+func (o *optList) String() string {
+	if o == nil {
+		return ""
+	}
+	return o.list.String()
+}
+func (o *optList) Set(v string) error { o.set = true; return o.list.Set(v) }
+
+// cidrTexts writes allowed sources as they are typed: a single address
+// without its /32 or /128.
+func cidrTexts(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
 }
 
 func orNone(s []string) string {
