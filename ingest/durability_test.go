@@ -131,11 +131,10 @@ func TestReplayedBatchWrittenOnce(t *testing.T) {
 		r.setText(i, []byte("x"))
 	}
 	bt := &batch{id: newBatchID(), rows: []*row{r}}
-	w := &writer{s: b.srv}
-	if err := w.write(context.Background(), bt); err != nil {
+	if err := b.srv.writeBatch(context.Background(), &copier{}, bt, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.write(context.Background(), bt); err != errAlreadyWritten {
+	if err := b.srv.writeBatch(context.Background(), &copier{}, bt, nil); err != errAlreadyWritten {
 		t.Fatalf("second write: %v, want errAlreadyWritten", err)
 	}
 	if n := count(t, b.db, `SELECT count(*) FROM sip_messages`); n != 1 {
@@ -143,19 +142,54 @@ func TestReplayedBatchWrittenOnce(t *testing.T) {
 	}
 }
 
+// With the database away and the spool full, memory holds what the spool
+// refuses; once memory is full too, datagrams are dropped as spool_full
+// (not queue_full), while a TCP sender is held back and loses nothing.
 func TestSpoolFullIsCounted(t *testing.T) {
 	d, px := proxiedDB(t)
 	cfg := testConfig(t)
-	cfg.SpoolMaxBytes = 4096
+	cfg.SpoolMaxBytes = 64 << 10 // less than one batch: the spool refuses every one
+	cfg.QueueBytes, cfg.QueueSize = 1<<20, 100000
 	b := start(t, d, cfg)
 	acme := MustTenant(t, b.store, "acme")
 	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
 	b.srv.nodes.refresh(context.Background(), true)
 	px.cut()
-	for i := range 50 {
-		sendUDP(t, b.udp, sipPacket(5, withCallID(t, fmt.Sprintf("full-%d@x", i))).AppendV3(nil))
+
+	const n = 3000 // ~4 MB of rows against a 1 MiB bound
+	pkt := func(kind string, i int) []byte {
+		return sipPacket(5, withCallID(t, fmt.Sprintf("%s-%d@x", kind, i))).AppendV3(nil)
+	}
+	for i := range n {
+		sendUDP(t, b.udp, pkt("udp", i))
 	}
 	b.waitDropped(reasonSpoolFull, 1)
+	tcpDone := make(chan struct{})
+	go func() {
+		defer close(tcpDone)
+		pkts := make([][]byte, n)
+		for i := range pkts {
+			pkts[i] = pkt("tcp", i)
+		}
+		sendStream(t, b.tcp, nil, pkts...)
+	}()
+	time.Sleep(300 * time.Millisecond) // the TCP reader fills memory and waits
+	if q := b.srv.queued.Load(); q > cfg.QueueBytes {
+		t.Fatalf("%d bytes queued, bound %d", q, cfg.QueueBytes)
+	}
+	udpDropped := b.dropped(reasonSpoolFull)
+
+	px.restore()
+	<-tcpDone
+	waitCount(t, d, n, 30*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'tcp-%'`)
+	udpStored := int(counterValue(b.srv.m.accepted)) - n
+	waitCount(t, d, udpStored, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'udp-%'`)
+	if got := b.dropped(reasonSpoolFull); got != udpDropped {
+		t.Errorf("dropped{spool_full} went from %v to %v after the UDP burst: TCP packets were dropped", udpDropped, got)
+	}
+	if q := b.dropped(reasonQueueFull); q != 0 {
+		t.Errorf("dropped{queue_full} = %v: the spool was full, that is the reason", q)
+	}
 }
 
 // With the spool empty, batches are written by several copiers at once,
@@ -206,10 +240,11 @@ func TestParallelWriters(t *testing.T) {
 	}
 }
 
-// The queue is bounded in bytes: with the writers stalled (a SHARE lock on
-// ingest_batches), datagrams beyond the bound are dropped and counted,
-// while a TCP sender is held back and loses nothing.
-func TestQueueBoundedInBytes(t *testing.T) {
+// When the writers fall behind (stalled here by a SHARE lock on
+// ingest_batches), what does not fit in half the queue's memory is spilled
+// to the spool instead of being dropped, over UDP as over TCP, and written
+// exactly once when they catch up.
+func TestSpillWhileWritersStall(t *testing.T) {
 	b := setup(t, func(c *Config) { c.QueueBytes, c.QueueSize = 1<<20, 100000 })
 	acme := MustTenant(t, b.store, "acme")
 	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
@@ -224,45 +259,44 @@ func TestQueueBoundedInBytes(t *testing.T) {
 	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
 		t.Fatal(err)
 	}
-	const n = 3000 // ~4 MB of rows against a 1 MiB bound
+	const n = 3000 // ~4 MB of rows against a 1 MiB bound, per transport
 	pkt := func(kind string, i int) []byte {
 		return sipPacket(5, withCallID(t, fmt.Sprintf("%s-%d@x", kind, i))).AppendV3(nil)
 	}
 	for i := range n {
 		sendUDP(t, b.udp, pkt("udp", i))
 	}
-	b.waitDropped(reasonQueueFull, 1)
-	if q := b.srv.queued.Load(); q > b.cfg.QueueBytes {
-		t.Fatalf("%d bytes queued, bound %d", q, b.cfg.QueueBytes)
+	pkts := make([][]byte, n)
+	for i := range pkts {
+		pkts[i] = pkt("tcp", i)
 	}
-	tcpDone := make(chan struct{})
-	go func() {
-		defer close(tcpDone)
-		pkts := make([][]byte, n)
-		for i := range pkts {
-			pkts[i] = pkt("tcp", i)
+	sendStream(t, b.tcp, nil, pkts...) // returns: nothing holds TCP back
+	deadline := time.Now().Add(10 * time.Second)
+	for counterValue(b.srv.m.accepted) < 2*n {
+		if time.Now().After(deadline) {
+			t.Fatalf("accepted %v of %d", counterValue(b.srv.m.accepted), 2*n)
 		}
-		sendStream(t, b.tcp, nil, pkts...)
-	}()
-	time.Sleep(200 * time.Millisecond) // let the TCP reader fill the queue and wait
-	udpDropped := b.dropped(reasonQueueFull)
+		if q := b.srv.queued.Load(); q > b.cfg.QueueBytes {
+			t.Fatalf("%d bytes queued, bound %d", q, b.cfg.QueueBytes)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.srv.spool.size.Load() == 0 {
+		t.Fatal("nothing spilled to the spool while the writers were stalled")
+	}
+	if v := b.dropped(reasonQueueFull) + b.dropped(reasonSpoolFull); v != 0 {
+		t.Fatalf("%v packets dropped although the spool had room", v)
+	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	<-tcpDone
 
-	waitCount(t, b.db, n, 20*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'tcp-%'`)
-	// Every accepted datagram is stored (the kernel may have dropped some
-	// before ingest saw them: those were never accepted).
-	udpStored := int(counterValue(b.srv.m.accepted)) - n
-	waitCount(t, b.db, udpStored, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id LIKE 'udp-%'`)
-	if got := b.dropped(reasonQueueFull); got != udpDropped {
-		t.Errorf("dropped{queue_full} went from %v to %v after the UDP burst: TCP packets were dropped", udpDropped, got)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for b.srv.queued.Load() != 0 {
+	waitCount(t, b.db, 2*n, 30*time.Second, `SELECT count(*) FROM sip_messages`)
+	waitCount(t, b.db, 2*n, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages`)
+	deadline = time.Now().Add(5 * time.Second)
+	for b.srv.queued.Load() != 0 || b.srv.spool.size.Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes still counted as queued after everything was written", b.srv.queued.Load())
+			t.Fatalf("%d bytes queued and %d spooled after everything was written", b.srv.queued.Load(), b.srv.spool.size.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -19,6 +19,7 @@ const (
 	reasonSpoolFull        = "spool_full"
 	reasonDuplicate        = "duplicate"
 	reasonSpoolCorrupt     = "spool_corrupt"
+	reasonWriteRefused     = "write_refused"
 	reasonStreamBadFraming = "stream_bad_framing"
 )
 
@@ -99,7 +100,7 @@ func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes fu
 	}
 	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed, reasonWrongCert,
 		reasonTenantSuspended, reasonSIPMalformed, reasonUnsupported, reasonQueueFull, reasonSpoolFull,
-		reasonDuplicate, reasonSpoolCorrupt, reasonStreamBadFraming}, hepReasons...) {
+		reasonDuplicate, reasonSpoolCorrupt, reasonWriteRefused, reasonStreamBadFraming}, hepReasons...) {
 		m.dropped[r] = dropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{packets, accepted, dropped, m.acceptedByTenant, m.batchSize,

@@ -54,6 +54,12 @@ type Server struct {
 	// peakWrites is the most batch writes the writer had in flight at
 	// once (logged at stop; the parallel-writer test checks it).
 	peakWrites atomic.Int64
+	// spoolFull is set while the spool refuses batches: a datagram dropped
+	// for want of memory then counts as spool_full, not queue_full.
+	spoolFull atomic.Bool
+	// lagOldest is the receive time (unix µs) of the oldest accepted
+	// message not written yet, 0 when none waits; set by the writer.
+	lagOldest atomic.Int64
 }
 
 // New builds a Server. It checks cfg (an Invalid error names the setting),
@@ -132,10 +138,10 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 }
 
 // Listen binds every listener (UDP and TCP on HEPAddr, TLS on TLSAddr),
-// loads the node map, makes today's partitions and replays what an earlier
-// process left in the spool. Any failure is returned: a port that is taken
-// or a node map that cannot be read stops the start. A spool replay that
-// PostgreSQL refuses is not an error: Run retries it.
+// opens the spool, loads the node map and makes today's partitions. Any
+// failure is returned: a port that is taken or a node map that cannot be
+// read stops the start. What an earlier process left in the spool is
+// written by Run, ahead of anything new.
 func (s *Server) Listen(ctx context.Context) error {
 	if err := s.bind(); err != nil {
 		s.closeListeners()
@@ -156,15 +162,7 @@ func (s *Server) Listen(ctx context.Context) error {
 		return err
 	}
 	if sp.pending() {
-		s.log.Info("ingest: replaying spool", "bytes", sp.size.Load())
-		w := &writer{s: s}
-		for sp.pending() && ctx.Err() == nil {
-			before := sp.size.Load()
-			w.replay(ctx)
-			if w.lastErr.After(time.Time{}) && sp.size.Load() == before {
-				break // PostgreSQL refuses: Run will retry
-			}
-		}
+		s.log.Info("ingest: the spool holds batches of an earlier process; writing them first, in order", "bytes", sp.size.Load())
 	}
 	return nil
 }
@@ -251,7 +249,7 @@ func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
 	n := r.footprint()
 	if !s.reserve(n, wait) {
 		putRow(r)
-		s.m.dropped[reasonQueueFull].Inc()
+		s.m.dropped[s.fullReason()].Inc()
 		return
 	}
 	if wait {
@@ -262,12 +260,22 @@ func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
 		default:
 			s.unreserve(n)
 			putRow(r)
-			s.m.dropped[reasonQueueFull].Inc()
+			s.m.dropped[s.fullReason()].Inc()
 			return
 		}
 	}
 	s.m.accepted.Inc()
 	e.accepted.Inc()
+}
+
+// fullReason names a datagram drop for want of memory: the spool is full
+// (the writer holds in memory what it refuses), or the writer cannot keep
+// up even with the spool (the queue is full).
+func (s *Server) fullReason() string {
+	if s.spoolFull.Load() {
+		return reasonSpoolFull
+	}
+	return reasonQueueFull
 }
 
 // reserve takes n bytes of the queue's budget, waiting for them when wait
@@ -343,8 +351,13 @@ func (s *Server) Run(ctx context.Context) error {
 	// The writer outlives ctx: it drains after the readers stop, with a
 	// context bounded by the shutdown deadline.
 	writerDone := make(chan struct{})
-	w := &writer{s: s}
-	go func() { defer close(writerDone); w.run(context.WithoutCancel(ctx)) }()
+	w := newWriter(s, context.WithoutCancel(ctx))
+	go func() { defer close(writerDone); w.run() }()
+	upkeep.Add(1)
+	go func() {
+		defer upkeep.Done()
+		s.spool.syncLoop(ctx, func(err error) { s.log.Error("ingest: spool", "err", err) })
+	}()
 
 	<-ctx.Done()
 	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
