@@ -3,7 +3,9 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,4 +302,162 @@ func TestSpillWhileWritersStall(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// A PostgreSQL that answers slowly (a proxy holding every chunk of traffic
+// back) makes ingest spill; a restart in the middle of the drain loses
+// nothing and writes nothing twice, and each node's messages stay in
+// order: at every moment, the messages of a node visible in the database
+// are exactly the first k it sent.
+func TestSpillAndDrainAcrossRestart(t *testing.T) {
+	d, px, url := proxiedURL(t)
+	directURL := strings.Replace(url, fmt.Sprintf("127.0.0.1:%d", px.port()), "127.0.0.1:5432", 1)
+	direct, err := db.Open(context.Background(), directURL, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(direct.Close)
+
+	cfg := testConfig(t)
+	cfg.QueueBytes, cfg.QueueSize = 1<<20, 100000
+	cfg.ShutdownTimeout = 5 * time.Second
+	b := start(t, d, cfg)
+	acme := MustTenant(t, b.store, "acme")
+	nodes := []uint32{11, 12, 13}
+	for _, id := range nodes {
+		MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: int64(id)})
+	}
+	b.srv.nodes.refresh(context.Background(), true)
+	watch := watchOrder(t, direct)
+
+	px.slow(15 * time.Millisecond)
+	const perNode = 1000
+	var senders sync.WaitGroup
+	for _, id := range nodes {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			pkts := make([][]byte, perNode)
+			for i := range pkts {
+				pkts[i] = sipPacket(id, withCallID(t, fmt.Sprintf("n%d-%05d@x", id, i))).AppendV3(nil)
+			}
+			sendStream(t, b.tcp, nil, pkts...) // one connection per node: one reader, in order
+		}()
+	}
+	senders.Wait()
+	const total = perNode * 3
+	deadline := time.Now().Add(20 * time.Second)
+	for counterValue(b.srv.m.accepted) < total || count(t, direct, `SELECT count(*) FROM sip_messages`) < total/10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("accepted %v of %d, %d written", counterValue(b.srv.m.accepted), total,
+				count(t, direct, `SELECT count(*) FROM sip_messages`))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b.srv.spool.size.Load() == 0 {
+		t.Fatal("nothing spilled although PostgreSQL was slower than the senders")
+	}
+	b.stop()
+	if b.srv.spool.size.Load() == 0 {
+		t.Fatal("the spool was empty at the restart: the drain was not interrupted")
+	}
+	t.Logf("restart with %d rows written, %d bytes spooled", count(t, direct, `SELECT count(*) FROM sip_messages`), b.srv.spool.size.Load())
+
+	d2, err := db.Open(context.Background(), url, db.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d2.Close)
+	b2 := start(t, d2, cfg) // the same spool directory, still slow for a while
+	time.Sleep(time.Second)
+	px.slow(0)
+	waitCount(t, direct, total, 60*time.Second, `SELECT count(*) FROM sip_messages`)
+	waitCount(t, direct, total, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages`)
+	deadline = time.Now().Add(10 * time.Second)
+	for b2.srv.spool.size.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool holds %d bytes after the drain", b2.srv.spool.size.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if polls := watch.stop(); polls < 20 {
+		t.Fatalf("the order was checked only %d times", polls)
+	}
+}
+
+// orderWatch polls the messages visible in the database and checks that,
+// for every capture node, they are a prefix of what it sent (Call-IDs
+// "n<node>-<index>@x", index from 0), with no duplicate.
+type orderWatch struct {
+	t     *testing.T
+	quit  chan struct{}
+	done  chan struct{}
+	polls int
+	fault string
+}
+
+func watchOrder(t *testing.T, d *db.DB) *orderWatch {
+	w := &orderWatch{t: t, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.quit:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if f := w.check(d); f != "" && w.fault == "" {
+				w.fault = f
+			}
+			w.polls++
+		}
+	}()
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+func (w *orderWatch) check(d *db.DB) string {
+	rows, err := d.Owner().Query(context.Background(), `SELECT call_id FROM sip_messages WHERE call_id LIKE 'n%-%@x'`)
+	if err != nil {
+		return ""
+	}
+	seen := map[string]map[int]bool{}
+	for rows.Next() {
+		var callID string
+		if err := rows.Scan(&callID); err != nil {
+			return err.Error()
+		}
+		node, idx, _ := strings.Cut(strings.TrimSuffix(callID, "@x"), "-")
+		i, _ := strconv.Atoi(idx)
+		if seen[node] == nil {
+			seen[node] = map[int]bool{}
+		}
+		if seen[node][i] {
+			return "duplicate " + callID
+		}
+		seen[node][i] = true
+	}
+	for node, got := range seen {
+		for i := range len(got) {
+			if !got[i] {
+				return fmt.Sprintf("node %s: %d messages visible but not its message %d", node, len(got), i)
+			}
+		}
+	}
+	return ""
+}
+
+// stop ends the watch and fails the test on a fault; returns the polls.
+func (w *orderWatch) stop() int {
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.done
+	if w.fault != "" {
+		w.t.Errorf("order broken: %s", w.fault)
+		w.fault = ""
+	}
+	return w.polls
 }

@@ -3,13 +3,13 @@ package ingest
 import (
 	"context"
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,6 +260,9 @@ func waitCount(tb testing.TB, d *db.DB, want int, timeout time.Duration, sql str
 type proxy struct {
 	ln     net.Listener
 	target string
+	// delay, when set, holds every chunk of traffic back this long in
+	// both directions: a PostgreSQL that answers, slowly.
+	delay atomic.Int64
 
 	mu    sync.Mutex
 	up    bool
@@ -309,10 +312,32 @@ func (p *proxy) serve() {
 		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close(); c.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(c, s); s.Close(); c.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(s, c); s.Close(); c.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(c, s); s.Close(); c.Close() }()
 	}
 }
+
+// pipe copies src to dst, each chunk after the proxy's delay.
+func (p *proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.delay.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// slow makes every chunk of traffic wait d (0: none).
+func (p *proxy) slow(d time.Duration) { p.delay.Store(int64(d)) }
 
 // cut drops every proxied connection and refuses new ones.
 func (p *proxy) cut() {

@@ -95,9 +95,11 @@ type spool struct {
 	exhausted   []uint64
 	outstanding map[uint64]int
 
-	// What the background syncer must fsync: the file being written when
-	// curDirty, and sealed files (then closed).
+	// What the background syncer must fsync: the file being written
+	// (syncCur, the syncer's copy of cur) when curDirty, and sealed files
+	// (then closed).
 	mu       sync.Mutex
+	syncCur  *os.File
 	curDirty bool
 	sealed   []*os.File
 }
@@ -196,6 +198,9 @@ func (s *spool) rotate() error {
 	}
 	s.cur, s.curSeq, s.curSize = f, seq, 0
 	s.segs = append(s.segs, seq)
+	s.mu.Lock()
+	s.syncCur = f
+	s.mu.Unlock()
 	return nil
 }
 
@@ -220,7 +225,7 @@ func (s *spool) seal() {
 	}
 	s.mu.Lock()
 	s.sealed = append(s.sealed, s.cur)
-	s.curDirty = false
+	s.syncCur, s.curDirty = nil, false
 	s.mu.Unlock()
 	s.cur = nil
 }
@@ -231,7 +236,7 @@ func (s *spool) sync() error {
 	s.mu.Lock()
 	sealed := s.sealed
 	s.sealed = nil
-	cur := s.cur
+	cur := s.syncCur
 	if !s.curDirty {
 		cur = nil
 	}
