@@ -78,6 +78,12 @@ type Config struct {
 	// UnclaimedFlush is how often unknown capture IDs are reported to the
 	// tenant store (default 3s).
 	UnclaimedFlush time.Duration
+	// HealthFlush is how often each node's counts and this process's lag
+	// are written to PostgreSQL (default 5s).
+	HealthFlush time.Duration
+	// Instance names this process in the lag status (default: the host
+	// name and the bound HEP address).
+	Instance string
 	// RetryInterval is how long the writer waits before trying PostgreSQL
 	// again after a failure (default 1s).
 	RetryInterval time.Duration
@@ -106,6 +112,7 @@ func (c *Config) setDefaults() {
 	defDur(&c.StreamStallTimeout, 15*time.Second)
 	defDur(&c.ShutdownTimeout, 15*time.Second)
 	defDur(&c.UnclaimedFlush, 3*time.Second)
+	defDur(&c.HealthFlush, 5*time.Second)
 	defDur(&c.RetryInterval, time.Second)
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 64 << 20

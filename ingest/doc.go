@@ -6,8 +6,10 @@
 //	UDP (recvmmsg batches) --.
 //	TCP (length-delimited) ---+--> decode (hep) --> resolve node --> extract (sip)
 //	TLS (same, over TLS) ----'     drop+count       auth key, CIDR,  drop+count
-//	                                                certificate:
-//	                                                drop+count
+//	                                                certificate:     (per node)
+//	                                                drop+count per
+//	                                                node, refusals
+//	                                                logged 1/min
 //	                                                                     |
 //	                          owned, pooled row (text sanitised, payload exact)
 //	                                                                     v
@@ -34,6 +36,13 @@
 // (the queue, at most Config.QueueBytes, and batches being written) is lost
 // by any crash; on shutdown it is written or spooled, ahead of the spool.
 //
-// Every drop is counted by reason on callscope_ingest_dropped_total;
-// unknown capture IDs are reported to the tenant store for admins to claim.
+// Every drop is counted by reason on callscope_ingest_dropped_total, and,
+// once the node is known, in the node's health: per-node counts by outcome
+// kept in memory (two atomic writes a packet) and added to per-minute
+// buckets in PostgreSQL every Config.HealthFlush, where the counts of every
+// ingest process sum up. The same upkeep writes how far behind PostgreSQL
+// this process is (callscope_ingest_lag_seconds, and a "behind by 40 s,
+// catching up" log line and status), so that a slow database is seen
+// rather than guessed. Unknown capture IDs are reported to the tenant
+// store for admins to claim.
 package ingest

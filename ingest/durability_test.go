@@ -205,15 +205,7 @@ func TestParallelWriters(t *testing.T) {
 	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
 	b.srv.nodes.refresh(context.Background(), true)
 
-	ctx := context.Background()
-	tx, err := b.db.Owner().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := stallWriters(t, b.db)
 	const n = 1000
 	pkts := make([][]byte, n)
 	for i := range pkts {
@@ -227,9 +219,7 @@ func TestParallelWriters(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 
 	waitCount(t, b.db, n, 20*time.Second, `SELECT count(*) FROM sip_messages`)
 	waitCount(t, b.db, n, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages`)
@@ -252,15 +242,7 @@ func TestSpillWhileWritersStall(t *testing.T) {
 	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
 	b.srv.nodes.refresh(context.Background(), true)
 
-	ctx := context.Background()
-	tx, err := b.db.Owner().Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
-		t.Fatal(err)
-	}
+	release := stallWriters(t, b.db)
 	const n = 3000 // ~4 MB of rows against a 1 MiB bound, per transport
 	pkt := func(kind string, i int) []byte {
 		return sipPacket(5, withCallID(t, fmt.Sprintf("%s-%d@x", kind, i))).AppendV3(nil)
@@ -289,9 +271,7 @@ func TestSpillWhileWritersStall(t *testing.T) {
 	if v := b.dropped(reasonQueueFull) + b.dropped(reasonSpoolFull); v != 0 {
 		t.Fatalf("%v packets dropped although the spool had room", v)
 	}
-	if err := tx.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 
 	waitCount(t, b.db, 2*n, 30*time.Second, `SELECT count(*) FROM sip_messages`)
 	waitCount(t, b.db, 2*n, time.Second, `SELECT count(DISTINCT call_id) FROM sip_messages`)

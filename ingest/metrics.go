@@ -50,7 +50,12 @@ type metrics struct {
 	writeErrors      prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes func() float64) (*metrics, error) {
+// gauges are the values the metrics read from the server when scraped.
+type gauges struct {
+	queueDepth, queueBytes, spoolBytes, lagSeconds, backlogBytes func() float64
+}
+
+func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 	packets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callscope_ingest_packets_total",
 		Help: "HEP packets received, by transport and HEP version (0: not decodable).",
@@ -108,15 +113,23 @@ func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes fu
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_depth",
 			Help: "Rows waiting in memory for the writer.",
-		}, queueDepth),
+		}, g.queueDepth),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_bytes",
 			Help: "Memory held by accepted rows not yet written or spooled (bounded by the queue's byte limit).",
-		}, queueBytes),
+		}, g.queueBytes),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_spool_bytes",
 			Help: "Bytes of batches waiting in the disk spool.",
-		}, spoolBytes),
+		}, g.spoolBytes),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_lag_seconds",
+			Help: "How far behind PostgreSQL ingest is: age of the oldest accepted message not written yet (0 when none waits).",
+		}, g.lagSeconds),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_backlog_bytes",
+			Help: "Accepted messages waiting to be written, in memory and in the spool.",
+		}, g.backlogBytes),
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -60,6 +60,8 @@ type Server struct {
 	// lagOldest is the receive time (unix µs) of the oldest accepted
 	// message not written yet, 0 when none waits; set by the writer.
 	lagOldest atomic.Int64
+	// status is the upkeep goroutine's (reportHealth).
+	status status
 }
 
 // New builds a Server. It checks cfg (an Invalid error names the setting),
@@ -87,13 +89,12 @@ func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, l
 	if cfg.DedupWindow > 0 {
 		s.dedup = newDedup(cfg.DedupWindow)
 	}
-	m, err := newMetrics(reg, func() float64 { return float64(len(s.queue)) }, func() float64 {
-		return float64(s.queued.Load())
-	}, func() float64 {
-		if s.spool == nil {
-			return 0
-		}
-		return float64(s.spool.size.Load())
+	m, err := newMetrics(reg, gauges{
+		queueDepth:   func() float64 { return float64(len(s.queue)) },
+		queueBytes:   func() float64 { return float64(s.queued.Load()) },
+		spoolBytes:   func() float64 { return float64(s.spoolBytes()) },
+		lagSeconds:   func() float64 { return s.lag(time.Now()).Seconds() },
+		backlogBytes: func() float64 { return float64(s.queued.Load() + s.spoolBytes()) },
 	})
 	if err != nil {
 		return nil, err
@@ -147,6 +148,8 @@ func (s *Server) Listen(ctx context.Context) error {
 		s.closeListeners()
 		return err
 	}
+	s.status.instance = instanceName(s.cfg.Instance, s.udp.LocalAddr().String())
+	s.status.started = time.Now()
 	sp, err := openSpool(s.cfg.SpoolDir, s.cfg.SpoolMaxBytes)
 	if err != nil {
 		s.closeListeners()
@@ -246,10 +249,9 @@ func (s *Server) closeListeners() {
 // and lets TCP push back on the sender. The wait always ends: the writer
 // releases rows whether it writes, spools or (spool full) drops them.
 func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
-	n := r.footprint()
+	n, at := r.footprint(), r.receivedAt // r is the writer's once queued
 	if !s.reserve(n, wait) {
-		putRow(r)
-		s.m.dropped[s.fullReason()].Inc()
+		s.dropFull(r, e)
 		return
 	}
 	if wait {
@@ -259,13 +261,38 @@ func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
 		case s.queue <- r:
 		default:
 			s.unreserve(n)
-			putRow(r)
-			s.m.dropped[s.fullReason()].Inc()
+			s.dropFull(r, e)
 			return
 		}
 	}
 	s.m.accepted.Inc()
 	e.accepted.Inc()
+	e.stats.count(outcomeAccepted, at)
+}
+
+// dropFull drops r for want of memory, counted for its node too.
+func (s *Server) dropFull(r *row, e *nodeEntry) {
+	reason := s.fullReason()
+	s.m.dropped[reason].Inc()
+	e.stats.count(outcomeIndex[reason], r.receivedAt)
+	putRow(r)
+}
+
+func (s *Server) spoolBytes() int64 {
+	if s.spool == nil {
+		return 0
+	}
+	return s.spool.size.Load()
+}
+
+// lag is how far behind PostgreSQL ingest is at now: the age of the oldest
+// accepted message not written yet, 0 when none waits.
+func (s *Server) lag(now time.Time) time.Duration {
+	oldest := s.lagOldest.Load()
+	if oldest == 0 {
+		return 0
+	}
+	return max(0, now.Sub(time.UnixMicro(oldest)))
 }
 
 // fullReason names a datagram drop for want of memory: the spool is full
@@ -381,6 +408,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.nodes.flushUnclaimed(fctx); err != nil {
 		s.log.Warn("ingest: final unclaimed flush", "err", err)
 	}
+	s.reportHealth(fctx, time.Now())
 	if err := s.spool.close(); err != nil {
 		s.log.Error("ingest: spool close", "err", err)
 	}
@@ -388,8 +416,9 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// maintain keeps the node map fresh, reports unknown capture IDs and makes
-// partitions ahead of time, until ctx ends.
+// maintain keeps the node map fresh, reports unknown capture IDs, node
+// health and this process's lag, and makes partitions ahead of time, until
+// ctx ends.
 func (s *Server) maintain(ctx context.Context) {
 	nodes := time.NewTicker(s.cfg.NodeRefresh)
 	defer nodes.Stop()
@@ -397,10 +426,14 @@ func (s *Server) maintain(ctx context.Context) {
 	defer unclaimed.Stop()
 	parts := time.NewTicker(time.Hour)
 	defer parts.Stop()
+	health := time.NewTicker(s.cfg.HealthFlush)
+	defer health.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-health.C:
+			s.reportHealth(ctx, now)
 		case <-nodes.C:
 			if err := s.nodes.refresh(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Warn("ingest: node map refresh failed; keeping the current map", "err", err)

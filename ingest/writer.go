@@ -333,6 +333,7 @@ func (w *writer) complete(j *job) {
 			// PostgreSQL refuses this data itself: retrying cannot help,
 			// and would hold back everything behind it.
 			s.m.dropped[reasonWriteRefused].Add(float64(len(b.rows)))
+			s.nodes.countRows(b.rows, reasonWriteRefused)
 			s.log.Error("ingest: PostgreSQL refused a batch; dropped", "rows", len(b.rows), "err", j.err)
 			if b.seg != 0 {
 				s.spool.done(b.seg)
@@ -409,6 +410,7 @@ func (w *writer) drain() {
 	w.spill()
 	for _, b := range w.tail {
 		s.m.dropped[reasonSpoolFull].Add(float64(len(b.rows)))
+		s.nodes.countRows(b.rows, reasonSpoolFull)
 		s.log.Error("ingest: spool full at shutdown; batch dropped", "rows", len(b.rows))
 		w.recycle(b)
 	}

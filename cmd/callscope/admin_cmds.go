@@ -223,23 +223,38 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		}
 		return withDB(func(s *tenant.Store) error {
 			var nodes []tenant.Node
+			var health map[tenant.NodeKey]tenant.NodeHealth
 			var err error
+			now := time.Now()
 			if len(pos) == 1 {
 				t, err := s.BySlug(ctx, pos[0])
 				if err != nil {
 					return err
 				}
-				nodes, err = s.Nodes(ctx, t.ID)
-				if err != nil {
+				if nodes, err = s.Nodes(ctx, t.ID); err != nil {
 					return err
 				}
-			} else if nodes, err = s.AllNodes(ctx); err != nil {
+				if health, err = s.NodeHealth(ctx, t.ID, now.Add(-time.Hour)); err != nil {
+					return err
+				}
+			} else {
+				if nodes, err = s.AllNodes(ctx); err != nil {
+					return err
+				}
+				if health, err = s.AllNodeHealth(ctx, now.Add(-time.Hour)); err != nil {
+					return err
+				}
+			}
+			if err := printIngestStatus(ctx, e, s, now); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES")
+			fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES\tCERTIFICATE\tLAST PACKET (1H)\tACCEPTED (1H)\tDROPPED (1H)")
 			for _, n := range nodes {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", n.TenantSlug, n.CaptureID, n.Name, yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)))
+				h := health[tenant.NodeKey{TenantID: n.TenantID, CaptureID: n.CaptureID}]
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.TenantSlug, n.CaptureID, n.Name,
+					yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)),
+					shortFingerprint(n.CertSHA256), lastPacket(h.LastPacket, now), h.Accepted, dropsText(h))
 			}
 			return w.Flush()
 		})
@@ -262,6 +277,60 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		})
 	}
 	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+}
+
+// printIngestStatus writes, above the node table, how far behind
+// PostgreSQL each ingest process is: "behind by 40 s (12.5 MB waiting),
+// catching up", or silent when it stopped reporting.
+func printIngestStatus(ctx context.Context, e env, s *tenant.Store, now time.Time) error {
+	sts, err := s.IngestStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	if len(sts) == 0 {
+		fmt.Fprintln(e.stdout, "No ingest process has reported yet.")
+		fmt.Fprintln(e.stdout)
+		return nil
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INGEST\tSTATUS\tREPORTED")
+	for _, st := range sts {
+		state := st.Summary()
+		if st.Silent(now) {
+			state = "silent (stopped, or cannot reach PostgreSQL); last: " + state
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s ago\n", st.Instance, state, now.Sub(st.UpdatedAt).Round(time.Second))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+// shortFingerprint shows the first bytes of a certificate fingerprint,
+// enough to tell certificates apart in a table.
+func shortFingerprint(sum []byte) string {
+	if len(sum) == 0 {
+		return "-"
+	}
+	return tenant.FormatCertFingerprint(sum[:6]) + "…"
+}
+
+func lastPacket(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
+}
+
+// dropsText lists drops by reason, most first: "bad_auth_key=12,queue_full=3".
+func dropsText(h tenant.NodeHealth) string {
+	var parts []string
+	for _, rc := range h.DropReasons() {
+		parts = append(parts, fmt.Sprintf("%s=%d", rc.Reason, rc.Packets))
+	}
+	return orDash(strings.Join(parts, ","))
 }
 
 // optFlag is a string flag that knows whether it was given, on the command

@@ -250,6 +250,23 @@ func TestServeHealthAndShutdown(t *testing.T) {
 		t.Fatalf("stored %d distinct demo messages, want %d", got, want)
 	}
 
+	// A node sending with a mistyped auth key shows in `node list` with the
+	// reason its packets are dropped, not as a node without traffic; and
+	// the list says how far behind ingest is.
+	c.mustRun("node", "add", "acme", "4344", "--auth-key", "right-key")
+	health := regexp.MustCompile(`(?m)^acme\s+4344\s+required\s+any\s+-\s+\S+ \(\d+s ago\)\s+0\s+bad_auth_key=\d+$`)
+	var list string
+	for deadline := time.Now().Add(20 * time.Second); !health.MatchString(list) && time.Now().Before(deadline); {
+		if err := demo.Send(ctx, udp[1], demo.Packets(demo.Node{CaptureID: 4344, AuthKey: "typo-key"}, calls[:1])); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		list = c.mustRun("node", "list", "acme")
+	}
+	if !health.MatchString(list) || !regexp.MustCompile(`(?m)^\S+ 127\.0\.0\.1:\d+\s+(caught up|behind by \d+ s \(.* waiting\), \S+ \S+)\s+\d+s ago$`).MatchString(list) {
+		t.Errorf("node list does not show the wrong auth key, or ingest's status:\n%s", list)
+	}
+
 	// `callscope demo` against the running server provisions and sends.
 	demoEnv := &cli{t: t, env: map[string]string{}}
 	for k, v := range env {
