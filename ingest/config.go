@@ -66,12 +66,17 @@ type Config struct {
 	// UDPReaders is the number of goroutines reading the UDP socket
 	// (default 2).
 	UDPReaders int
-	// MaxStreamConns bounds concurrent TCP plus TLS connections (default 1024).
-	MaxStreamConns int
-	// StreamIdleTimeout closes a TCP/TLS connection that sends nothing for
-	// this long (default 10m); StreamStallTimeout one that stops in the
-	// middle of a packet (default 15s).
-	StreamIdleTimeout, StreamStallTimeout time.Duration
+	// MaxStreamConns bounds concurrent TCP plus TLS connections (default
+	// 1024); MaxConnsPerSource bounds those from one source address
+	// (default 64), so that one sender cannot take every slot.
+	MaxStreamConns, MaxConnsPerSource int
+	// StreamFirstPacketTimeout closes a TCP/TLS connection that has not
+	// sent a decodable HEP packet this long after it was accepted, TLS
+	// handshake included (default 5s). StreamIdleTimeout closes one that
+	// sends nothing for this long between packets (default 2m);
+	// StreamStallTimeout one that stops in the middle of a packet (default
+	// 15s).
+	StreamFirstPacketTimeout, StreamIdleTimeout, StreamStallTimeout time.Duration
 	// ShutdownTimeout bounds the drain after the context of Run ends
 	// (default 15s): what cannot be written by then is spooled.
 	ShutdownTimeout time.Duration
@@ -106,9 +111,11 @@ func (c *Config) setDefaults() {
 	def(&c.UDPReaders, 2)
 	def(&c.Writers, 2)
 	def(&c.MaxStreamConns, 1024)
+	def(&c.MaxConnsPerSource, 64)
 	defDur(&c.FlushInterval, 200*time.Millisecond)
 	defDur(&c.NodeRefresh, 2*time.Second)
-	defDur(&c.StreamIdleTimeout, 10*time.Minute)
+	defDur(&c.StreamFirstPacketTimeout, 5*time.Second)
+	defDur(&c.StreamIdleTimeout, 2*time.Minute)
 	defDur(&c.StreamStallTimeout, 15*time.Second)
 	defDur(&c.ShutdownTimeout, 15*time.Second)
 	defDur(&c.UnclaimedFlush, 3*time.Second)

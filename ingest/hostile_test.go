@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -292,5 +293,90 @@ func TestListenErrors(t *testing.T) {
 	}
 	if _, err := New(Config{HEPAddr: ":0"}, b.db, b.store, nil, nil); err == nil {
 		t.Fatal("New without a spool dir succeeded")
+	}
+}
+
+// One address holding 1,030 idle connections (more than the global cap of
+// 1,024) cannot shut a real agent out: beyond its per-source share its
+// connections are closed at once, the agent's connection from another
+// address is served and its packets stored, and the idle ones are closed
+// once they have sent no HEP within the first-packet timeout.
+func TestStreamExhaustion(t *testing.T) {
+	b, _ := hostileSetup(t, func(c *Config) { c.StreamFirstPacketTimeout = 2 * time.Second })
+	const idle = 1030
+	conns := make([]net.Conn, 0, idle)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range idle {
+		c, err := net.Dial("tcp", b.tcp.String())
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+	}
+	// The agent speaks from 127.0.0.2 (all of 127/8 is this host).
+	agent, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", b.tcp.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent@x")).AppendV3(nil)); err != nil {
+		t.Fatalf("agent write: %v", err)
+	}
+	waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'agent@x'`)
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != idle-64 {
+		t.Errorf("%v connections refused for their source, want %d", got, idle-64)
+	}
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("global")); got != 0 {
+		t.Errorf("%v connections refused by the global cap", got)
+	}
+
+	// Every idle connection is closed: at once beyond the share, after the
+	// first-packet timeout within it.
+	start := time.Now()
+	closed := 0
+	for _, c := range conns {
+		c.SetReadDeadline(start.Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+		}
+	}
+	if closed != idle {
+		t.Errorf("%d of %d idle connections closed within 5 s", closed, idle)
+	}
+	// The agent, which sent HEP, is still connected and served.
+	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent-later@x")).AppendV3(nil)); err != nil {
+		t.Fatalf("agent write after the idle ones were closed: %v", err)
+	}
+	waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'agent-later@x'`)
+}
+
+// The global cap still bounds connections spread over many addresses.
+func TestStreamGlobalCap(t *testing.T) {
+	b, _ := hostileSetup(t, func(c *Config) { c.MaxStreamConns, c.MaxConnsPerSource = 6, 4 })
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i+1))}}
+		for range 3 {
+			c, err := d.Dial("tcp", b.tcp.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	waitFor(t, 5*time.Second, "the global cap refused nothing", func() bool {
+		return counterValue(b.srv.m.streamsRefused.WithLabelValues("global")) == 3
+	})
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != 0 {
+		t.Errorf("%v refused per source, want 0", got)
 	}
 }

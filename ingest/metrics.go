@@ -48,6 +48,7 @@ type metrics struct {
 	rowsWritten      *prometheus.CounterVec
 	spoolBatches     *prometheus.CounterVec
 	writeErrors      prometheus.Counter
+	streamsRefused   *prometheus.CounterVec
 }
 
 // gauges are the values the metrics read from the server when scraped.
@@ -95,8 +96,12 @@ func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 		}, []string{"event"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callscope_ingest_write_errors_total",
-			Help: "Failed batch writes (the batch went to the spool).",
+			Help: "Failed batch writes (the batch is written again, in order, after the retry interval).",
 		}),
+		streamsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscope_ingest_connections_refused_total",
+			Help: "TCP/TLS connections closed at once, by limit reached: per_source or global.",
+		}, []string{"limit"}),
 	}
 	for t, tr := range transports {
 		for v := range 4 {
@@ -109,7 +114,7 @@ func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 		m.dropped[r] = dropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{packets, accepted, dropped, m.acceptedByTenant, m.batchSize,
-		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors,
+		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors, m.streamsRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_depth",
 			Help: "Rows waiting in memory for the writer.",

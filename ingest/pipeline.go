@@ -19,9 +19,12 @@ type handler struct {
 	// cert is the SHA-256 of the TLS client certificate of the connection
 	// (nil over UDP and TCP, or when the client sent none).
 	cert []byte
-	dec  hep.Decoder
-	pkt  hep.Packet
-	msg  sip.Message
+	// decoded counts the packets that decoded as HEP: a stream that sent
+	// none is not a capture agent.
+	decoded uint64
+	dec     hep.Decoder
+	pkt     hep.Packet
+	msg     sip.Message
 }
 
 func (s *Server) newHandler(transport int) *handler {
@@ -78,6 +81,7 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 		return nil, nil, hep.Reason(err)
 	}
 	s.m.packets[h.transport][p.Version&3].Inc()
+	h.decoded++
 
 	e := s.nodes.lookup(p.CaptureID)
 	switch {

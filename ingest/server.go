@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -46,8 +47,9 @@ type Server struct {
 	tlsConf  *tls.Config
 	streams  chan struct{} // one token per open TCP/TLS connection
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	perSource map[netip.Addr]int // open TCP/TLS connections by source address
 
 	readers sync.WaitGroup
 
@@ -85,6 +87,7 @@ func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, l
 		space:     make(chan struct{}, 1),
 		streams:   make(chan struct{}, cfg.MaxStreamConns),
 		conns:     map[net.Conn]struct{}{},
+		perSource: map[netip.Addr]int{},
 	}
 	if cfg.DedupWindow > 0 {
 		s.dedup = newDedup(cfg.DedupWindow)

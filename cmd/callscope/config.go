@@ -27,6 +27,7 @@ type Config struct {
 	HEPTLSCert      string
 	HEPTLSKey       string
 	HEPTLSClientCA  string
+	HEPConnsPerSrc  int
 	ViewerAddr      string
 	QueryAddr       string
 	QueryURL        string
@@ -76,6 +77,7 @@ var (
 	sHEPTLSCert    = addSetting(setting{"hep-tls-cert", "CALLSCOPE_HEP_TLS_CERT", "", "PEM certificate for the HEP TLS listener"})
 	sHEPTLSKey     = addSetting(setting{"hep-tls-key", "CALLSCOPE_HEP_TLS_KEY", "", "PEM private key for the HEP TLS listener"})
 	sHEPTLSCA      = addSetting(setting{"hep-tls-client-ca", "CALLSCOPE_HEP_TLS_CLIENT_CA", "", "PEM CA bundle; when set, HEP TLS clients must present a certificate it signed (mutual TLS)"})
+	sHEPPerSource  = addSetting(setting{"hep-max-conns-per-source", "CALLSCOPE_HEP_MAX_CONNS_PER_SOURCE", "64", "most HEP TCP/TLS connections from one source address (1,024 in all); beyond it new ones are closed at once"})
 	sViewerAddr    = addSetting(setting{"viewer-addr", "CALLSCOPE_VIEWER_ADDR", ":8080", "public viewer listener"})
 	sQueryAddr     = addSetting(setting{"query-addr", "CALLSCOPE_QUERY_ADDR", "127.0.0.1:8081", "internal query service listener"})
 	sQueryURL      = addSetting(setting{"query-url", "CALLSCOPE_QUERY_URL", "", "where viewer and console reach query; default http://QUERY_ADDR"})
@@ -160,6 +162,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.HEPTLSCert = get(sHEPTLSCert)
 		c.HEPTLSKey = get(sHEPTLSKey)
 		c.HEPTLSClientCA = get(sHEPTLSCA)
+		c.HEPConnsPerSrc = int(num(sHEPPerSource))
 		c.ViewerAddr = get(sViewerAddr)
 		c.QueryAddr = get(sQueryAddr)
 		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")
