@@ -41,6 +41,9 @@ type Server struct {
 	// stream reader waiting for some of it to be released.
 	queued atomic.Int64
 	space  chan struct{}
+	// stopping is closed when Run begins to stop: readers waiting for
+	// memory give up.
+	stopping chan struct{}
 
 	udp      *net.UDPConn
 	tcp, tls net.Listener
@@ -56,9 +59,12 @@ type Server struct {
 	// peakWrites is the most batch writes the writer had in flight at
 	// once (logged at stop; the parallel-writer test checks it).
 	peakWrites atomic.Int64
-	// spoolFull is set while the spool refuses batches: a datagram dropped
-	// for want of memory then counts as spool_full, not queue_full.
-	spoolFull atomic.Bool
+	// spoolNeed is the size of the last batch the writer spilled or tried
+	// to, spoolErr whether that failed for another reason than the limit:
+	// while the spool cannot take such a batch, a datagram dropped for
+	// want of memory counts as spool_full, not queue_full.
+	spoolNeed atomic.Int64
+	spoolErr  atomic.Bool
 	// lagOldest is the receive time (unix µs) of the oldest accepted
 	// message not written yet, 0 when none waits; set by the writer.
 	lagOldest atomic.Int64
@@ -85,6 +91,7 @@ func New(cfg Config, d *db.DB, nodes *tenant.Store, reg prometheus.Registerer, l
 		extractor: sip.NewExtractor(cfg.CorrelationHeaders),
 		queue:     make(chan *row, cfg.QueueSize),
 		space:     make(chan struct{}, 1),
+		stopping:  make(chan struct{}),
 		streams:   make(chan struct{}, cfg.MaxStreamConns),
 		conns:     map[net.Conn]struct{}{},
 		perSource: map[netip.Addr]int{},
@@ -249,8 +256,10 @@ func (s *Server) closeListeners() {
 // enqueue hands r to the writer. When the queue is full (in bytes or in
 // rows) a datagram is dropped and counted; with wait (a TCP or TLS
 // reader) it waits for room instead, which stops that connection's reads
-// and lets TCP push back on the sender. The wait always ends: the writer
-// releases rows whether it writes, spools or (spool full) drops them.
+// and lets TCP push back on the sender. The wait ends when the writer
+// writes or spools rows, or when the server stops: memory can stay full
+// for as long as PostgreSQL is away and the spool full, and a stopping
+// server drops the packet (counted) rather than wait for ever.
 func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
 	n, at := r.footprint(), r.receivedAt // r is the writer's once queued
 	if !s.reserve(n, wait) {
@@ -302,7 +311,7 @@ func (s *Server) lag(now time.Time) time.Duration {
 // (the writer holds in memory what it refuses), or the writer cannot keep
 // up even with the spool (the queue is full).
 func (s *Server) fullReason() string {
-	if s.spoolFull.Load() {
+	if s.spoolErr.Load() || s.spool != nil && s.spool.size.Load()+s.spoolNeed.Load() > s.cfg.SpoolMaxBytes {
 		return reasonSpoolFull
 	}
 	return reasonQueueFull
@@ -327,6 +336,11 @@ func (s *Server) reserve(n int64, wait bool) bool {
 		select {
 		case <-s.space:
 		case <-t.C:
+		case <-s.stopping:
+			// Memory may stay full (PostgreSQL away, spool full): a
+			// stopping server does not wait for it.
+			t.Stop()
+			return false
 		}
 		t.Stop()
 	}
@@ -394,6 +408,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	w.drainCtx = dctx // published to the writer by close(s.queue) below
 	s.log.Info("ingest: stopping", "queued", len(s.queue), "queued_bytes", s.queued.Load())
+	close(s.stopping)
 	s.closeListeners()
 	s.mu.Lock()
 	for c := range s.conns {

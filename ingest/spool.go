@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,6 +90,7 @@ type spool struct {
 	// offset of its next record.
 	readBuf []byte
 	readOff int
+	spare   []byte // the last segment's buffer, for the next one
 
 	// exhausted segments were read to the end; each is deleted once the
 	// batches read from it are written (outstanding drops to zero).
@@ -300,15 +302,35 @@ func (s *spool) load() error {
 	if s.cur != nil && seq == s.curSeq {
 		s.seal()
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, segName(seq)))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	b, err := readInto(s.spare[:0], filepath.Join(s.dir, segName(seq)))
+	if err != nil {
 		return fmt.Errorf("ingest: spool read: %w", err)
 	}
-	if b == nil {
-		b = []byte{}
-	}
-	s.readBuf, s.readOff = b, 0
+	s.readBuf, s.readOff, s.spare = b, 0, nil
 	return nil
+}
+
+// readInto reads the file at name into buf's storage (grown as needed);
+// a missing file reads as empty.
+func readInto(buf []byte, name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return buf[:0], nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	buf = slices.Grow(buf[:0], int(info.Size()))[:info.Size()]
+	n, err := io.ReadFull(f, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil // shorter than it was a moment ago: read what is there
+	}
+	return buf[:n], err
 }
 
 // scan moves readOff to the next valid record at or after it, counting and
@@ -382,7 +404,7 @@ func (s *spool) advance() {
 func (s *spool) exhaust() {
 	s.exhausted = append(s.exhausted, s.segs[0])
 	s.segs = s.segs[1:]
-	s.readBuf = nil
+	s.spare, s.readBuf = s.readBuf, nil
 	s.collect()
 }
 

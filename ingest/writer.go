@@ -194,8 +194,10 @@ func (w *writer) spill() {
 	for len(w.tail) > 0 {
 		b := w.tail[0]
 		w.spoolB = b.encode(w.spoolB[:0])
-		if err := s.spool.append(w.spoolB); err != nil {
-			s.spoolFull.Store(true)
+		s.spoolNeed.Store(int64(spoolRecHeader + len(w.spoolB)))
+		err := s.spool.append(w.spoolB)
+		s.spoolErr.Store(err != nil && !errors.Is(err, errSpoolFull))
+		if err != nil {
 			if ok, held := w.spoolLog.allow(time.Now(), 10*time.Second); ok {
 				s.log.Error("ingest: spool refuses batches; holding them in memory, datagrams will be dropped once it is full",
 					"err", err, "spool_bytes", s.spool.size.Load(), "limit_bytes", s.cfg.SpoolMaxBytes,
@@ -208,7 +210,6 @@ func (w *writer) spill() {
 		w.tail = w.tail[1:]
 		w.recycle(b)
 	}
-	s.spoolFull.Store(false)
 }
 
 // dispatch hands batches from the front of the line to idle copiers. With
@@ -353,6 +354,19 @@ func (w *writer) complete(j *job) {
 	}
 	if len(w.inflight) == 0 {
 		w.last = nil // nothing in flight to wait for
+		if w.failed && !s.spool.pending() && len(w.tail) == 0 && len(w.retry)+len(w.head) > 0 {
+			// PostgreSQL refuses writes, and may for a while: what memory
+			// holds goes to disk, in order, where a crash cannot take it.
+			for _, b := range w.retry {
+				if b.seg != 0 {
+					s.spool.done(b.seg) // spooled again below
+					b.seg = 0
+				}
+			}
+			w.tail = append(append(w.tail, w.retry...), w.head...)
+			w.retry, w.head = w.retry[:0], w.head[:0]
+			w.spill()
+		}
 	}
 }
 
