@@ -261,7 +261,7 @@ func (m *measurer) finish(ctx context.Context, sent int64, sendSeconds float64) 
 		time.Sleep(time.Second)
 	}
 	drain := grew.Sub(start) // until the last row seen
-	m.poll(ctx) // the last word on samples stored during the drain
+	m.poll(ctx)              // the last word on samples stored during the drain
 	m.stop()
 	<-m.done
 
