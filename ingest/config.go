@@ -32,23 +32,27 @@ type Config struct {
 	BatchSize     int
 	FlushInterval time.Duration
 	// QueueBytes bounds the memory held by accepted rows not yet written
-	// or spooled — queued, being batched, or in a COPY in flight (default
-	// 64 MiB, about a second at 60,000 messages/s). It is what caps the
-	// process's memory under load. When it is reached, UDP packets are
-	// dropped, counted as "queue_full"; TCP and TLS readers wait, so the
-	// sender's TCP window carries the back-pressure and nothing it sent is
-	// dropped. QueueSize bounds the same queue in rows (default 200000).
+	// or spooled — queued, being batched, in a COPY in flight, or read
+	// back from the spool (default 64 MiB, about a second at 60,000
+	// messages/s). It is what caps the process's memory under load. Past
+	// half of it, new batches are spilled to the spool. When it is reached
+	// (the spool is full, or the disk slower than the traffic), UDP
+	// packets are dropped, counted as "spool_full" or "queue_full"; TCP
+	// and TLS readers wait, so the sender's TCP window carries the
+	// back-pressure and nothing it sent is dropped. QueueSize bounds the
+	// same queue in rows (default 200000).
 	QueueBytes int64
 	QueueSize  int
 	// Writers is the number of COPY transactions in flight at once, each on
-	// its own connection (default 2), while the spool is empty; with
-	// anything spooled, one writer replays in order. The owner pool must
-	// allow this many connections besides the upkeep's one.
+	// its own connection (default 2); they commit in the order their
+	// batches were formed. The owner pool must allow this many connections
+	// besides the upkeep's one.
 	Writers int
 
-	// SpoolDir keeps batches PostgreSQL could not take (required);
-	// SpoolMaxBytes bounds it (default 1 GiB) — beyond it batches are
-	// dropped, counted as "spool_full".
+	// SpoolDir keeps batches PostgreSQL could not take yet (required);
+	// SpoolMaxBytes bounds it (default 4 GiB, about a minute of 60,000
+	// messages/s): beyond it memory holds what the spool refuses, then
+	// datagrams are dropped, counted as "spool_full".
 	SpoolDir      string
 	SpoolMaxBytes int64
 
@@ -125,7 +129,7 @@ func (c *Config) setDefaults() {
 		c.QueueBytes = 64 << 20
 	}
 	if c.SpoolMaxBytes <= 0 {
-		c.SpoolMaxBytes = 1 << 30
+		c.SpoolMaxBytes = 4 << 30
 	}
 	if c.CorrelationHeaders == nil {
 		c.CorrelationHeaders = sip.DefaultCorrelationHeaders

@@ -89,7 +89,7 @@ var (
 	sLogLevel      = addSetting(setting{"log-level", "CALLSCOPE_LOG_LEVEL", "info", "debug, info, warn or error"})
 	sRoles         = addSetting(setting{"roles", "CALLSCOPE_ROLES", strings.Join(AllRoles, ","), "roles this process runs: ingest, query, viewer, console"})
 	sSpoolDir      = addSetting(setting{"spool-dir", "CALLSCOPE_SPOOL_DIR", "./callscope-spool", "where ingest keeps accepted batches while PostgreSQL is unavailable"})
-	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "1073741824", "spool size limit; beyond it drops are counted"})
+	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "4294967296", "spool size limit (about a minute of 60,000 messages/s); beyond it memory holds what the spool refuses, then UDP drops (counted) and TCP waits"})
 	sBatchSize     = addSetting(setting{"batch-size", "CALLSCOPE_BATCH_SIZE", "5000", "rows per COPY batch"})
 	sFlush         = addSetting(setting{"flush-interval", "CALLSCOPE_FLUSH_INTERVAL", "200ms", "longest a message waits before its batch is written"})
 	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "most messages ingest holds in memory between readers and writers"})
