@@ -135,20 +135,21 @@ func cmdNode(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
 	}
 	sub, args := args[0], args[1:]
-	fs := newFlagSet(e, "node "+sub, usageLine)
+	subUsage := usageLine
+	if sub == "update" {
+		subUsage = "node update SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... [--cert-sha256 FP]\n\n" +
+			"Changes only the flags given; an empty value (--auth-key \"\", --cidr \"\", --cert-sha256 \"\") lifts that requirement."
+	}
+	fs := newFlagSet(e, "node "+sub, subUsage)
 	open := dbFlag(fs, e)
 	var name, authKey, cert optFlag
 	var cidrs optList
 	if sub == "add" || sub == "update" {
-		clear := ""
-		if sub == "update" {
-			clear = "; only the flags given change, and an empty value lifts the requirement"
-		}
 		fs.Var(&name, "name", "node name shown in ladders ($CALLSCOPE_NAME)")
 		fs.Var(&authKey, "auth-key", "HEP auth key (chunk 0x000e) the node must send; stored hashed ($CALLSCOPE_AUTH_KEY)")
 		fs.Var(&cidrs, "cidr", "source network the node's HEP packets must come from; repeatable ($CALLSCOPE_CIDR, comma-separated)")
 		fs.Var(&cert, "cert-sha256", "SHA-256 fingerprint of the TLS client certificate the node must send HEP with "+
-			"(openssl x509 -noout -fingerprint -sha256 -in CERT); its packets over UDP, TCP or another certificate are dropped ($CALLSCOPE_CERT_SHA256)"+clear)
+			"(openssl x509 -noout -fingerprint -sha256 -in CERT); its packets over UDP, TCP or another certificate are dropped ($CALLSCOPE_CERT_SHA256)")
 	}
 	pos, err := parse(fs, e, args)
 	if err != nil {

@@ -106,7 +106,7 @@ func TestTenantAndNodeCommands(t *testing.T) {
 				t.Errorf("callscope %v succeeded: %s", args, out)
 			}
 		}
-		if out, _ := c.run("", "node", "update", "--help"); !strings.Contains(out, "--cert-sha256") || !strings.Contains(out, "only the flags given change") {
+		if out, _ := c.run("", "node", "update", "--help"); !strings.Contains(out, "--cert-sha256") || !strings.Contains(out, "Changes only the flags given") {
 			t.Errorf("node update --help:\n%s", out)
 		}
 	})
