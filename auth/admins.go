@@ -19,12 +19,17 @@ import (
 // Admin is a console administrator. Admins belong to no tenant: they see
 // every tenant, which is why only the CLI can create the first one.
 type Admin struct {
-	ID           int64     `db:"id"`
-	Email        string    `db:"email"`
-	PasswordHash string    `db:"password_hash"`
-	Disabled     bool      `db:"disabled"`
+	ID           int64  `db:"id"`
+	Email        string `db:"email"`
+	PasswordHash string `db:"password_hash"`
+	Disabled     bool   `db:"disabled"`
+	// SessionEpoch rises when the admin is disabled or their password is
+	// reset; a console session of an older epoch is over.
+	SessionEpoch int       `db:"session_epoch"`
 	CreatedAt    time.Time `db:"created_at"`
 }
+
+const adminColumns = `id, email, password_hash, disabled, session_epoch, created_at`
 
 // MinPasswordLen is the shortest admin password accepted.
 const MinPasswordLen = 12
@@ -48,10 +53,7 @@ func (s *AdminStore) Create(ctx context.Context, email, password string) (Admin,
 	if err != nil || addr.Address != email || !strings.Contains(email, "@") {
 		return Admin{}, callscope.FieldError("email", "%q is not an email address", email)
 	}
-	if len([]rune(password)) < MinPasswordLen {
-		return Admin{}, callscope.FieldError("password", "must be at least %d characters", MinPasswordLen)
-	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hash(password)
 	if err != nil {
 		return Admin{}, err
 	}
@@ -59,7 +61,7 @@ func (s *AdminStore) Create(ctx context.Context, email, password string) (Admin,
 	err = s.db.NoTenant(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `/* AdminStore.Create */
 			INSERT INTO admins (email, password_hash) VALUES ($1, $2)
-			RETURNING id, email, password_hash, disabled, created_at`, email, hash)
+			RETURNING `+adminColumns, email, hash)
 		if err != nil {
 			return err
 		}
@@ -83,7 +85,7 @@ func (s *AdminStore) Authenticate(ctx context.Context, email, password string) (
 	var a Admin
 	err := s.db.NoTenant(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `/* AdminStore.Authenticate */
-			SELECT id, email, password_hash, disabled, created_at FROM admins WHERE lower(email) = lower($1)`, email)
+			SELECT `+adminColumns+` FROM admins WHERE lower(email) = lower($1)`, email)
 		if err != nil {
 			return err
 		}
@@ -115,7 +117,7 @@ func (s *AdminStore) ByID(ctx context.Context, id int64) (Admin, error) {
 	var a Admin
 	err := s.db.NoTenant(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `/* AdminStore.ByID */
-			SELECT id, email, password_hash, disabled, created_at FROM admins WHERE id = $1`, id)
+			SELECT `+adminColumns+` FROM admins WHERE id = $1`, id)
 		if err != nil {
 			return err
 		}

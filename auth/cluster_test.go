@@ -234,7 +234,7 @@ func TestRedisCluster(t *testing.T) {
 
 	t.Run("ConsoleSessions", func(t *testing.T) {
 		s := console.NewSessions(cc, prefix, 0, 0, nil)
-		id, sess, err := s.Create(ctx, 7, "ops@example.com")
+		id, sess, err := s.Create(ctx, 7, "ops@example.com", 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ func BenchmarkSessionGet(b *testing.B) {
 	rdb, prefix := redistest.New(b)
 	s := console.NewSessions(rdb, prefix, 0, 0, nil)
 	ctx := context.Background()
-	id, _, err := s.Create(ctx, 1, "ops@example.com")
+	id, _, err := s.Create(ctx, 1, "ops@example.com", 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/tenant"
@@ -11,8 +12,8 @@ import (
 
 // The console's view of its collaborators: the smallest interfaces it uses
 // (STYLE.md #3). *query.Client implements Calls; *auth.APIKeys,
-// *auth.TenantKeys, *auth.Minter, *auth.Tokens and *auth.AuditWriter the
-// rest. Every tenant-owned method takes the tenant id and answers NotFound
+// *auth.TenantKeys, *auth.Minter, *auth.Tokens, *auth.AuditWriter and
+// *adminaudit.Store the rest. Every tenant-owned method takes the tenant id and answers NotFound
 // for another tenant's row.
 
 // Calls is what the call pages need of the query service.
@@ -56,7 +57,15 @@ type ViewAudit interface {
 	ListAudit(ctx context.Context, tenantID int64, limit int) ([]auth.AuditRecord, error)
 }
 
+// AdminLog is the admin audit log: every action of the console's admins is
+// recorded there, and the audit page lists it.
+type AdminLog interface {
+	Record(ctx context.Context, r adminaudit.Record) error
+	List(ctx context.Context, f adminaudit.Filter) ([]adminaudit.Entry, error)
+}
+
 var (
+	_ AdminLog       = (*adminaudit.Store)(nil)
 	_ Calls          = (*query.Client)(nil)
 	_ APIKeyStore    = (*auth.APIKeys)(nil)
 	_ TenantKeyStore = (*auth.TenantKeys)(nil)

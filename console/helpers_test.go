@@ -17,6 +17,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/go-redis/redis_rate/v10"
 
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
@@ -59,6 +60,7 @@ type bundle struct {
 	tokens     *auth.Tokens
 	minter     *auth.Minter
 	audit      *auth.AuditWriter
+	adminlog   *adminaudit.Store
 	clock      *clock
 	srv        *httptest.Server
 	acme, beta tenant.Tenant
@@ -107,7 +109,8 @@ func setup(tb testing.TB, opts ...options) *bundle {
 		b.tokens = auth.NewTokens(d, b.tenants, revs)
 		b.minter = auth.NewMinter(keys, b.tokens, auth.DefaultLimits(), "https://view.example.com")
 		b.audit = auth.NewAuditWriter(d, auth.AuditOptions{})
-		stores = console.Stores{APIKeys: b.apikeys, TenantKeys: b.tkeys, Minter: b.minter, Tokens: b.tokens, Audit: b.audit}
+		b.adminlog = adminaudit.NewStore(d)
+		stores = console.Stores{APIKeys: b.apikeys, TenantKeys: b.tkeys, Minter: b.minter, Tokens: b.tokens, Audit: b.audit, AdminLog: b.adminlog}
 	}
 	cfg := console.Config{Now: b.clock.Now}
 	if o.cfg != nil {

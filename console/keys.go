@@ -2,11 +2,13 @@ package console
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/tenant"
 )
@@ -88,6 +90,7 @@ func (s *Server) createAPIKey(c echo.Context) error {
 		}
 		return err
 	}
+	s.audit(c, adminaudit.APIKeyCreate, t.ID, k.Prefix, "name "+strconv.Quote(name))
 	p.KeyName, p.NewAPIKey, p.Notice = "", plain, "API key "+k.Prefix+" created."
 	return s.renderKeys(c, http.StatusOK, p)
 }
@@ -107,6 +110,7 @@ func (s *Server) revokeAPIKey(c echo.Context) error {
 	if err := s.stores.APIKeys.RevokeAPIKey(ctx(c), t.ID, prefix); err != nil {
 		return err
 	}
+	s.audit(c, adminaudit.APIKeyRevoke, t.ID, prefix, "")
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"/keys?done=revoked")
 }
 
@@ -124,7 +128,8 @@ func (s *Server) addTenantKey(c echo.Context) error {
 		p.Errors["jwk"] = "Paste the tenant's public key as a JWK (JSON)."
 		return s.renderKeys(c, http.StatusBadRequest, p)
 	}
-	if _, err := s.stores.TenantKeys.AddTenantKey(ctx(c), t.ID, []byte(jwk)); err != nil {
+	k, err := s.stores.TenantKeys.AddTenantKey(ctx(c), t.ID, []byte(jwk))
+	if err != nil {
 		if fieldErrors(p.Errors, err, "jwk") {
 			if p.Errors["kid"] != "" {
 				p.Errors["jwk"] = p.Errors["kid"]
@@ -133,6 +138,7 @@ func (s *Server) addTenantKey(c echo.Context) error {
 		}
 		return err
 	}
+	s.audit(c, adminaudit.TenantKeyAdd, t.ID, k.KID, k.Alg)
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"/keys?done=added")
 }
 
@@ -144,8 +150,10 @@ func (s *Server) disableKey(c echo.Context) error {
 	if s.stores.TenantKeys == nil {
 		return unavailable("Tenant public keys")
 	}
-	if err := s.stores.TenantKeys.DisableTenantKey(ctx(c), t.ID, c.FormValue("kid")); err != nil {
+	kid := c.FormValue("kid")
+	if err := s.stores.TenantKeys.DisableTenantKey(ctx(c), t.ID, kid); err != nil {
 		return err
 	}
+	s.audit(c, adminaudit.TenantKeyDisable, t.ID, kid, "")
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"/keys?done=disabled")
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/tenant"
 )
@@ -68,8 +69,7 @@ func (s *Server) revokeLink(c echo.Context) error {
 	if err := s.stores.Tokens.RevokeToken(ctx(c), t.ID, jti); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx(c), "console revoked a viewer link", "tenant", t.Slug, "jti", jti,
-		"admin_id", session(c).AdminID, "request_id", c.Get("request_id"))
+	s.audit(c, adminaudit.LinkRevoke, t.ID, jti, "")
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"/links?done=revoked")
 }
 
@@ -87,7 +87,6 @@ func (s *Server) revokeAll(c echo.Context) error {
 	if _, err := s.stores.Tokens.RevokeAllTenantTokens(ctx(c), t.ID); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx(c), "console revoked every viewer link of a tenant", "tenant", t.Slug,
-		"admin_id", session(c).AdminID, "request_id", c.Get("request_id"))
+	s.audit(c, adminaudit.LinkRevokeAll, t.ID, "", "")
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"/links?done=revoked-all")
 }

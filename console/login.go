@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 )
 
 // sessionKey is where requireAdmin leaves the *Session.
@@ -64,8 +65,9 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		// A disabled or deleted admin loses every session at once.
-		if a, err := s.admins.ByID(ctx(c), sess.AdminID); err != nil || a.Disabled {
+		// A disabled or deleted admin loses every session at once, and so
+		// does one whose password was reset (the epoch rose).
+		if a, err := s.admins.ByID(ctx(c), sess.AdminID); err != nil || a.Disabled || a.SessionEpoch != sess.Epoch {
 			if err != nil && !callscope.Is(err, callscope.NotFound) {
 				return err
 			}
@@ -209,13 +211,13 @@ func (s *Server) login(c echo.Context) error {
 	if old, err := c.Cookie(s.sessionCookie()); err == nil {
 		_ = s.sessions.Delete(ctx(c), old.Value)
 	}
-	id, _, err := s.sessions.Create(ctx(c), a.ID, a.Email)
+	id, _, err := s.sessions.Create(ctx(c), a.ID, a.Email, a.SessionEpoch)
 	if err != nil {
 		return err
 	}
 	s.setCookie(c, s.sessionCookie(), id, 0)
 	s.setCookie(c, s.loginCookie(), "", -1)
-	s.log.InfoContext(ctx(c), "console login", "admin_id", a.ID, "request_id", c.Get("request_id"))
+	s.auditAs(c, a.ID, a.Email, adminaudit.Login, 0, "", "")
 	return c.Redirect(http.StatusSeeOther, p.Next)
 }
 
@@ -224,6 +226,7 @@ func (s *Server) logout(c echo.Context) error {
 	if err := s.sessions.Delete(ctx(c), id); err != nil {
 		return err
 	}
+	s.audit(c, adminaudit.Logout, 0, "", "")
 	s.setCookie(c, s.sessionCookie(), "", -1)
 	return c.Redirect(http.StatusSeeOther, "/login")
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/tenant"
 )
 
@@ -144,6 +146,7 @@ func (s *Server) addNode(c echo.Context) error {
 	if len(errs) == 0 {
 		n, err := s.tenants.AddNode(ctx(c), tid, tenant.NewNode{CaptureID: capID, Name: f.Name, AuthKey: key, CIDRs: cidrs})
 		if err == nil {
+			s.audit(c, adminaudit.NodeAdd, tid, u32(n.CaptureID), fmt.Sprintf("name %q, auth key %s, sources %s", n.Name, authText(n), cidrText(n)))
 			if f.AuthMode != "generate" {
 				return c.Redirect(http.StatusSeeOther, "/nodes?added="+u32(n.CaptureID))
 			}
@@ -172,5 +175,6 @@ func (s *Server) removeNode(c echo.Context) error {
 	if err := s.tenants.RemoveNode(ctx(c), tid, uint32(capID)); err != nil {
 		return err
 	}
+	s.audit(c, adminaudit.NodeRemove, tid, strconv.FormatUint(capID, 10), "")
 	return c.Redirect(http.StatusSeeOther, "/nodes?removed="+strconv.FormatUint(capID, 10))
 }

@@ -45,6 +45,9 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	br := b.MustAdminBrowser(t)
+	br.post("/tenants/beta/aliases", url.Values{"aliases": {"10.0.0.1 = PBX\n192.0.2.7:5060 = Carrier SBC"}})
+	br.post("/admins", url.Values{"email": {"night@example.com"}, "password": {"night shift password"}})
+	br.post("/admins/disable", url.Values{"email": {"night@example.com"}})
 	u, _ := url.Parse(b.srv.URL)
 	sid := cookieValue(br.hc.Jar.Cookies(u), "callscope_session")
 	// Chromium's --screenshot cannot log in: a proxy adds the session cookie.
@@ -77,6 +80,7 @@ func TestScreenshots(t *testing.T) {
 	pages := map[string]string{
 		"calls": "/calls", "call": link, "tenants": "/tenants", "tenant": "/tenants/acme",
 		"nodes": "/nodes", "keys": "/tenants/acme/keys", "links": "/tenants/acme/links",
+		"admins": "/admins", "audit": "/audit",
 		"search-error": "/calls?from=yesterday&to=" + url.QueryEscape(now.Format("2006-01-02T15:04")) + "&status=999",
 	}
 	for name, path := range pages {

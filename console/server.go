@@ -59,6 +59,7 @@ type Stores struct {
 	Minter     LinkMinter     // *auth.Minter
 	Tokens     LinkStore      // *auth.Tokens
 	Audit      ViewAudit      // *auth.AuditWriter
+	AdminLog   AdminLog       // *adminaudit.Store
 }
 
 // Server is the admin console.
@@ -135,6 +136,12 @@ func (s *Server) Routes(e *echo.Echo) {
 	g.GET("/tenants/:slug/links", s.linksPage, admin)                // admin: this tenant's links and views
 	g.POST("/tenants/:slug/links/revoke", s.revokeLink, admin)       // admin
 	g.POST("/tenants/:slug/links/revoke-all", s.revokeAll, admin)    // admin
+	g.GET("/admins", s.adminsPage, admin)                            // admin
+	g.POST("/admins", s.createAdmin, admin)                          // admin
+	g.POST("/admins/disable", s.setAdminDisabled(true), admin)       // admin, never themselves
+	g.POST("/admins/enable", s.setAdminDisabled(false), admin)       // admin
+	g.POST("/admins/reset", s.resetAdmin, admin)                     // admin: ends the admin's sessions
+	g.GET("/audit", s.auditPage, admin)                              // admin: every tenant's actions
 }
 
 // secureHeaders go on every console response, errors and redirects included.

@@ -27,7 +27,8 @@ const (
 type Session struct {
 	AdminID  int64     `json:"admin_id"`
 	Email    string    `json:"email"`
-	CSRF     string    `json:"csrf"` // per-session token every form carries
+	Epoch    int       `json:"epoch"` // the admin's session epoch at login; a newer one ends the session
+	CSRF     string    `json:"csrf"`  // per-session token every form carries
 	Created  time.Time `json:"created"`
 	LastSeen time.Time `json:"last_seen"`
 }
@@ -89,11 +90,12 @@ func validID(id string) bool {
 	return err == nil
 }
 
-// Create starts a session for an admin and returns its fresh id (for the
-// cookie). Returns Unavailable when Redis cannot answer.
-func (s *Sessions) Create(ctx context.Context, adminID int64, email string) (string, Session, error) {
+// Create starts a session for an admin, under the admin's current session
+// epoch, and returns its fresh id (for the cookie). Returns Unavailable when
+// Redis cannot answer.
+func (s *Sessions) Create(ctx context.Context, adminID int64, email string, epoch int) (string, Session, error) {
 	now := s.now()
-	sess := Session{AdminID: adminID, Email: email, CSRF: randomToken(), Created: now, LastSeen: now}
+	sess := Session{AdminID: adminID, Email: email, Epoch: epoch, CSRF: randomToken(), Created: now, LastSeen: now}
 	id := randomToken()
 	if err := s.save(ctx, id, sess, redis.SetArgs{Mode: "NX"}); err != nil {
 		return "", Session{}, fmt.Errorf("console.Sessions.Create: %w", err)

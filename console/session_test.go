@@ -194,7 +194,7 @@ func TestRequiresLogin(t *testing.T) {
 	b := setup(t)
 	br := b.browser(t)
 	for _, path := range []string{"/", "/calls", "/calls/view?tenant=1&call_id=x&from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00Z",
-		"/calls/pcap", "/calls/text", "/tenants", "/tenants/acme", "/tenants/acme/keys", "/tenants/acme/links", "/nodes"} {
+		"/calls/pcap", "/calls/text", "/tenants", "/tenants/acme", "/tenants/acme/keys", "/tenants/acme/links", "/nodes", "/admins", "/audit"} {
 		p := br.get(path)
 		mustRedirect(t, p, "/login")
 		if p.header.Get("X-Frame-Options") != "DENY" {
@@ -202,8 +202,11 @@ func TestRequiresLogin(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/logout", "/tenants", "/tenants/acme/status", "/nodes", "/nodes/remove", "/calls/share",
-		"/tenants/acme/apikeys", "/tenants/acme/links/revoke-all"} {
-		mustRedirect(t, br.post(path, url.Values{"status": {"suspended"}}), "/login")
+		"/tenants/acme/apikeys", "/tenants/acme/links/revoke-all", "/admins", "/admins/disable", "/admins/enable", "/admins/reset"} {
+		mustRedirect(t, br.post(path, url.Values{"status": {"suspended"}, "email": {adminEmail}, "password": {"an attacker's password"}}), "/login")
+	}
+	if a, err := b.admins.ByEmail(t.Context(), adminEmail); err != nil || a.Disabled || a.SessionEpoch != 0 {
+		t.Fatalf("an anonymous post changed the admin: %+v %v", a, err)
 	}
 	if ts, _ := b.tenants.BySlug(t.Context(), "acme"); !ts.Active() {
 		t.Fatal("an anonymous post suspended a tenant")

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 )
 
@@ -114,7 +116,7 @@ func (s *Server) share(c echo.Context) error {
 	}
 	p.Snippet = `<iframe src="` + p.URL + `" title="SIP call" width="100%" height="640" loading="lazy" referrerpolicy="no-referrer"></iframe>`
 	p.ExpiresAt = claims.Expiry
-	s.log.InfoContext(ctx(c), "console minted a viewer link", "tenant", t.Slug, "jti", claims.ID,
-		"admin_id", session(c).AdminID, "request_id", c.Get("request_id"))
+	s.audit(c, adminaudit.LinkShare, t.ID, claims.ID, fmt.Sprintf("call %q, window %s to %s, expires %s, scopes %s",
+		claims.CallID, fmtTime(claims.WindowStart), fmtTime(claims.WindowEnd), fmtTime(claims.Expiry), orDash(strings.Join(claims.Scopes, " "))))
 	return s.render(c, http.StatusOK, SharePage(p))
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -10,8 +11,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/tenant"
 )
+
+// tenantDetail is what the audit keeps of a tenant's settings.
+func tenantDetail(t tenant.Tenant) string {
+	return fmt.Sprintf("name %q, retention %d days, embed origins %s", t.Name, t.RetentionDays, orDash(strings.Join(t.EmbedOrigins, " ")))
+}
 
 // TenantForm is the create form as typed.
 type TenantForm struct {
@@ -82,6 +89,7 @@ func (s *Server) createTenant(c echo.Context) error {
 	if len(errs) == 0 {
 		t, err := s.tenants.Create(ctx(c), tenant.New{Slug: f.Slug, Name: f.Name, RetentionDays: days, EmbedOrigins: lines(f.Origins)})
 		if err == nil {
+			s.audit(c, adminaudit.TenantCreate, t.ID, t.Slug, tenantDetail(t))
 			return c.Redirect(http.StatusSeeOther, "/tenants?created="+t.Slug)
 		}
 		if !fieldErrors(errs, err, "slug") {
@@ -176,6 +184,11 @@ func (s *Server) setStatus(c echo.Context) error {
 	if _, err := s.tenants.Update(ctx(c), t.ID, tenant.Update{Status: &st}); err != nil {
 		return err
 	}
+	action := adminaudit.TenantResume
+	if st == tenant.Suspended {
+		action = adminaudit.TenantSuspend
+	}
+	s.audit(c, action, t.ID, t.Slug, "")
 	return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"?done="+st)
 }
 
@@ -199,8 +212,10 @@ func (s *Server) updateSettings(c echo.Context) error {
 		if origins == nil {
 			origins = []string{} // non-nil: clearing every origin is a change
 		}
-		_, err = s.tenants.Update(ctx(c), t.ID, tenant.Update{Name: &f.Name, RetentionDays: &days, EmbedOrigins: origins})
+		var saved tenant.Tenant
+		saved, err = s.tenants.Update(ctx(c), t.ID, tenant.Update{Name: &f.Name, RetentionDays: &days, EmbedOrigins: origins})
 		if err == nil {
+			s.audit(c, adminaudit.TenantSettings, t.ID, t.Slug, tenantDetail(saved))
 			return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"?done=saved")
 		}
 		if !fieldErrors(errs, err, "form") {
@@ -245,6 +260,7 @@ func (s *Server) updateAliases(c echo.Context) error {
 	if err == nil {
 		_, err = s.tenants.Update(ctx(c), t.ID, tenant.Update{Aliases: a})
 		if err == nil {
+			s.audit(c, adminaudit.TenantAliases, t.ID, t.Slug, strings.ReplaceAll(strings.TrimSpace(aliasText(a)), "\n", "; "))
 			return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"?done=aliases")
 		}
 	}

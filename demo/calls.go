@@ -16,7 +16,7 @@ import (
 type Message struct {
 	Time     time.Time
 	Src, Dst netip.AddrPort
-	Payload  string // SIP text with CRLF line endings
+	Payload  string // SIP: exact wire bytes, CRLF line ends; LOG: plain text
 	Type     uint8  // HEP payload type: hep.PayloadSIP or hep.PayloadLog
 	Corr     string // HEP correlation chunk (0x0011), e.g. the Call-ID of a LOG line
 }
@@ -42,10 +42,10 @@ type builder struct {
 	now  time.Time
 }
 
+// add appends a SIP message made by wire.
 func (b *builder) add(gap time.Duration, src, dst netip.AddrPort, payload string) {
 	b.now = b.now.Add(gap)
-	b.call.Messages = append(b.call.Messages, Message{Time: b.now, Src: src, Dst: dst, Type: hep.PayloadSIP,
-		Payload: strings.ReplaceAll(strings.TrimLeft(payload, "\n"), "\n", "\r\n")})
+	b.call.Messages = append(b.call.Messages, Message{Time: b.now, Src: src, Dst: dst, Type: hep.PayloadSIP, Payload: payload})
 }
 
 func (b *builder) log(gap time.Duration, src netip.AddrPort, text string) {
@@ -54,6 +54,17 @@ func (b *builder) log(gap time.Duration, src netip.AddrPort, text string) {
 		Payload: text, Corr: b.call.CallID})
 }
 
+// wire assembles a SIP message from head, its start line and headers
+// written one per line with "\n" as Go source reads best, and body, the
+// exact bytes of the body. It ends every head line with CRLF, once, and
+// writes the Content-Length of body itself, so neither can disagree with
+// the bytes sent.
+func wire(head, body string) string {
+	head = strings.TrimSpace(head)
+	return strings.ReplaceAll(head, "\n", "\r\n") + fmt.Sprintf("\r\nContent-Length: %d\r\n\r\n", len(body)) + body
+}
+
+// sdp returns an SDP body with CRLF line ends (RFC 8866 section 5).
 func sdp(addr netip.AddrPort, media int, session string) string {
 	body := fmt.Sprintf(`v=0
 o=- %s 1 IN IP4 %s
@@ -78,7 +89,7 @@ type dialog struct {
 }
 
 func (d dialog) invite(src, dst netip.AddrPort, vias []string, cseq int, body string) string {
-	return fmt.Sprintf(`
+	head := fmt.Sprintf(`
 INVITE sip:%s@%s SIP/2.0
 %sMax-Forwards: 69
 From: "Alice" <sip:%s@example.com>;tag=%s
@@ -87,10 +98,8 @@ Call-ID: %s
 CSeq: %d INVITE
 Contact: <sip:%s@%s>
 User-Agent: callscope-demo/1.0
-%sContent-Type: application/sdp
-Content-Length: %d
-
-%s`, d.to, dst, viaLines(vias), d.from, d.fromTag, d.to, d.callID, cseq, d.from, src, d.extra, len(body), body)
+%sContent-Type: application/sdp`, d.to, dst, viaLines(vias), d.from, d.fromTag, d.to, d.callID, cseq, d.from, src, d.extra)
+	return wire(head, body)
 }
 
 func (d dialog) response(code int, reason string, vias []string, cseq int, method, contact, body string) string {
@@ -106,16 +115,15 @@ func (d dialog) response(code int, reason string, vias []string, cseq int, metho
 	if contact != "" {
 		c = "Contact: <sip:" + d.to + "@" + contact + ">\n"
 	}
-	return fmt.Sprintf(`
+	head := fmt.Sprintf(`
 SIP/2.0 %d %s
 %sFrom: "Alice" <sip:%s@example.com>;tag=%s
 To: <sip:%s@example.com>%s
 Call-ID: %s
 CSeq: %d %s
 %sServer: callscope-demo-uas/1.0
-%s%sContent-Length: %d
-
-%s`, code, reason, viaLines(vias), d.from, d.fromTag, d.to, toTag, d.callID, cseq, method, c, d.extra, ct, len(body), body)
+%s%s`, code, reason, viaLines(vias), d.from, d.fromTag, d.to, toTag, d.callID, cseq, method, c, d.extra, ct)
+	return wire(head, body)
 }
 
 func (d dialog) inDialog(method string, src, dst netip.AddrPort, vias []string, cseq int, fromCaller bool) string {
@@ -123,16 +131,14 @@ func (d dialog) inDialog(method string, src, dst netip.AddrPort, vias []string, 
 	if !fromCaller {
 		from, fromTag, to, toTag = d.to, d.toTag, d.from, d.fromTag
 	}
-	return fmt.Sprintf(`
+	return wire(fmt.Sprintf(`
 %s sip:%s@%s SIP/2.0
 %sMax-Forwards: 69
 From: <sip:%s@example.com>;tag=%s
 To: <sip:%s@example.com>;tag=%s
 Call-ID: %s
 CSeq: %d %s
-%sContent-Length: 0
-
-`, method, to, dst, viaLines(vias), from, fromTag, to, toTag, d.callID, cseq, method, d.extra)
+%s`, method, to, dst, viaLines(vias), from, fromTag, to, toTag, d.callID, cseq, method, d.extra), "")
 }
 
 func viaLines(vias []string) string {
@@ -208,7 +214,7 @@ func register(start time.Time, suffix string) Call {
 	callID := "demo-register-" + suffix
 	b := &builder{call: Call{Name: "REGISTER with digest challenge", CallID: callID}, now: start}
 	reg := func(cseq int, branch, auth string) string {
-		return fmt.Sprintf(`
+		return wire(fmt.Sprintf(`
 REGISTER sip:example.com SIP/2.0
 Via: SIP/2.0/UDP %s;branch=z9hG4bK%s
 Max-Forwards: 70
@@ -217,23 +223,17 @@ To: <sip:carol@example.com>
 Call-ID: %s
 CSeq: %d REGISTER
 Contact: <sip:carol@%s>;expires=3600
-%sUser-Agent: callscope-demo-phone/2.1
-Content-Length: 0
-
-`, Carol, branch, callID, cseq, Carol, auth)
+%sUser-Agent: callscope-demo-phone/2.1`, Carol, branch, callID, cseq, Carol, auth), "")
 	}
 	resp := func(code int, reason string, cseq int, branch, extra string) string {
-		return fmt.Sprintf(`
+		return wire(fmt.Sprintf(`
 SIP/2.0 %d %s
 Via: SIP/2.0/UDP %s;branch=z9hG4bK%s
 From: <sip:carol@example.com>;tag=r1
 To: <sip:carol@example.com>;tag=reg-%d
 Call-ID: %s
 CSeq: %d REGISTER
-%sServer: callscope-demo-registrar/1.0
-Content-Length: 0
-
-`, code, reason, Carol, branch, code, callID, cseq, extra)
+%sServer: callscope-demo-registrar/1.0`, code, reason, Carol, branch, code, callID, cseq, extra), "")
 	}
 	b.add(0, Carol, Proxy, reg(1, "r-1", ""))
 	b.add(3*time.Millisecond, Proxy, Carol, resp(401, "Unauthorized", 1, "r-1",

@@ -49,8 +49,8 @@ func (s *Store) Create(ctx context.Context, n New) (Tenant, error) {
 	if n.RetentionDays == 0 {
 		n.RetentionDays = DefaultRetentionDays
 	}
-	if n.RetentionDays < 1 || n.RetentionDays > 3650 {
-		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
+	if n.RetentionDays < 1 || n.RetentionDays > MaxRetentionDays {
+		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and %d", MaxRetentionDays)
 	}
 	var t Tenant
 	// Creating a tenant is an admin act across tenants: the new row has no
@@ -140,8 +140,8 @@ func (s *Store) Update(ctx context.Context, id int64, u Update) (Tenant, error) 
 	if u.Status != nil && *u.Status != Active && *u.Status != Suspended {
 		return Tenant{}, callscope.FieldError("status", "must be %q or %q", Active, Suspended)
 	}
-	if u.RetentionDays != nil && (*u.RetentionDays < 1 || *u.RetentionDays > 3650) {
-		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and 3650")
+	if u.RetentionDays != nil && (*u.RetentionDays < 1 || *u.RetentionDays > MaxRetentionDays) {
+		return Tenant{}, callscope.FieldError("retention_days", "must be between 1 and %d", MaxRetentionDays)
 	}
 	var origins []string
 	if u.EmbedOrigins != nil {

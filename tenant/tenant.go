@@ -21,8 +21,12 @@ const (
 	Suspended = "suspended"
 )
 
-// DefaultRetentionDays is how long a new tenant's messages are kept.
-const DefaultRetentionDays = 30
+// DefaultRetentionDays is how long a new tenant's messages are kept, and
+// MaxRetentionDays the longest a tenant may ask for.
+const (
+	DefaultRetentionDays = 30
+	MaxRetentionDays     = 3650
+)
 
 // Tenant is one customer of the operator.
 type Tenant struct {

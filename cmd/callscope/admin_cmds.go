@@ -4,12 +4,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/tenant"
 )
@@ -23,11 +28,10 @@ func dbFlag(fs *flag.FlagSet, e env) func(ctx context.Context) (*db.DB, error) {
 	}
 }
 
-func cmdMigrate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "migrate", "migrate [--database-url URL]")
+func cmdMigrate(ctx context.Context, c *cmdline) error {
 	var url string
-	stringFlag(fs, e.getenv, &url, sDatabaseURL)
-	if _, err := parse(fs, e, args); err != nil {
+	stringFlag(c.fs, c.getenv, &url, sDatabaseURL)
+	if _, err := c.parse(); err != nil {
 		return err
 	}
 	ran, err := db.Migrate(ctx, url)
@@ -35,265 +39,378 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if len(ran) == 0 {
-		fmt.Fprintln(e.stdout, "schema is up to date")
+		fmt.Fprintln(c.stdout, "schema is up to date")
 	}
 	for _, m := range ran {
-		fmt.Fprintln(e.stdout, "applied", m)
+		fmt.Fprintln(c.stdout, "applied", m)
 	}
 	return nil
 }
 
-func cmdTenant(ctx context.Context, e env, args []string) error {
-	const usageLine = "tenant create SLUG [--name N] [--embed-origin URL]... [--retention-days D] | tenant list | tenant suspend SLUG | tenant resume SLUG"
-	if len(args) == 0 {
-		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
+func tenantCommands() []command {
+	return []command{
+		{name: "create", args: "SLUG", summary: "create a tenant", run: tenantCreate},
+		{name: "list", summary: "list tenants", run: tenantList},
+		{name: "suspend", args: "SLUG", summary: "suspend a tenant: ingest drops its nodes' packets and the viewer refuses its links", run: tenantStatus},
+		{name: "resume", args: "SLUG", summary: "resume a suspended tenant", run: tenantStatus},
+		{name: "alias", args: "SLUG IP[:PORT] NAME", summary: "name an endpoint in the tenant's ladders: the column of IP (any port) or IP:PORT reads NAME, with the address under it", run: tenantAlias},
+		{name: "unalias", args: "SLUG IP[:PORT]", summary: "remove the name of an endpoint (as set by tenant alias or the console)", run: tenantUnalias},
+		{name: "aliases", args: "SLUG", summary: "list the tenant's endpoint names", run: tenantAliases},
 	}
-	sub, args := args[0], args[1:]
-	fs := newFlagSet(e, "tenant "+sub, usageLine)
-	open := dbFlag(fs, e)
-	var name string
-	var origins listFlag
-	var retention int
-	if sub == "create" {
-		fs.StringVar(&name, "name", "", "display name (default: the slug) ($CALLSCOPE_NAME)")
-		fs.Var(&origins, "embed-origin", "origin allowed to iframe the viewer, scheme://host[:port]; repeatable ($CALLSCOPE_EMBED_ORIGIN, comma-separated)")
-		fs.IntVar(&retention, "retention-days", 0, fmt.Sprintf("days of messages kept (default %d) ($CALLSCOPE_RETENTION_DAYS)", tenant.DefaultRetentionDays))
-	}
-	pos, err := parse(fs, e, args)
+}
+
+// withDB opens the database for one command.
+func withDB(ctx context.Context, open func(context.Context) (*db.DB, error), fn func(d *db.DB) error) error {
+	d, err := open(ctx)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "create":
-		if err := wantArgs(pos, 1, "tenant create SLUG [--name N] [--embed-origin URL]..."); err != nil {
-			return err
-		}
-		if err := tenant.ValidateSlug(pos[0]); err != nil {
-			return err
-		}
-		d, err := open(ctx)
+	defer d.Close()
+	return fn(d)
+}
+
+func tenantCreate(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	var name string
+	var origins listFlag
+	retention := intFlag{n: tenant.DefaultRetentionDays, lo: 1, hi: tenant.MaxRetentionDays}
+	c.fs.StringVar(&name, "name", "", "display `NAME` (default: the slug)")
+	c.fs.Var(&origins, "embed-origin", "`ORIGIN` allowed to iframe the viewer, scheme://host[:port]; repeatable (the variable: comma-separated)")
+	c.fs.Var(&retention, "retention-days", fmt.Sprintf("`DAYS` of messages kept, 1 to %d (the server's --retention-max-days still caps it)", tenant.MaxRetentionDays))
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	if err := tenant.ValidateSlug(pos[0]); err != nil {
+		return err
+	}
+	return withDB(ctx, open, func(d *db.DB) error {
+		t, err := tenant.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention.n})
 		if err != nil {
 			return err
 		}
-		defer d.Close()
-		t, err := tenant.NewStore(d).Create(ctx, tenant.New{Slug: pos[0], Name: name, EmbedOrigins: origins, RetentionDays: retention})
-		if err != nil {
+		detail := fmt.Sprintf("name %q, retention %d days, embed origins %s", t.Name, t.RetentionDays, orNone(t.EmbedOrigins))
+		if err := audited(ctx, d, adminaudit.TenantCreate, t.ID, t.Slug, detail); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "created tenant %s (id %d, embed origins: %s)\n", t.Slug, t.ID, orNone(t.EmbedOrigins))
+		fmt.Fprintf(c.stdout, "created tenant %s (id %d, embed origins: %s, keeps %d days)\n", t.Slug, t.ID, orNone(t.EmbedOrigins), t.RetentionDays)
 		return nil
-	case "list":
-		if err := wantArgs(pos, 0, "tenant list"); err != nil {
-			return err
-		}
-		d, err := open(ctx)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
+	})
+}
+
+func tenantList(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	if _, err := c.parse(); err != nil {
+		return err
+	}
+	return withDB(ctx, open, func(d *db.DB) error {
 		ts, err := tenant.NewStore(d).List(ctx)
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "SLUG\tNAME\tSTATUS\tRETENTION\tEMBED ORIGINS\tCREATED")
 		for _, t := range ts {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%dd\t%s\t%s\n", t.Slug, t.Name, t.Status, t.RetentionDays, orNone(t.EmbedOrigins), t.CreatedAt.UTC().Format(time.RFC3339))
 		}
 		return w.Flush()
-	case "suspend", "resume":
-		if err := wantArgs(pos, 1, "tenant "+sub+" SLUG"); err != nil {
-			return err
-		}
-		d, err := open(ctx)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		s := tenant.NewStore(d)
-		t, err := s.BySlug(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		status := tenant.Suspended
-		if sub == "resume" {
-			status = tenant.Active
-		}
-		if _, err := s.Update(ctx, t.ID, tenant.Update{Status: &status}); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "tenant %s is %s\n", t.Slug, status)
-		return nil
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+	})
 }
 
-func cmdNode(ctx context.Context, e env, args []string) error {
-	const usageLine = "node add SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... [--cert-sha256 FP] | " +
-		"node update SLUG CAPTURE_ID [same flags] | node list [SLUG] | node remove SLUG CAPTURE_ID | node unclaimed"
-	if len(args) == 0 {
-		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
-	}
-	sub, args := args[0], args[1:]
-	subUsage := usageLine
-	if sub == "update" {
-		subUsage = "node update SLUG CAPTURE_ID [--name N] [--auth-key K] [--cidr CIDR]... [--cert-sha256 FP]\n\n" +
-			"Changes only the flags given; an empty value (--auth-key \"\", --cidr \"\", --cert-sha256 \"\") lifts that requirement."
-	}
-	fs := newFlagSet(e, "node "+sub, subUsage)
-	open := dbFlag(fs, e)
-	var name, authKey, cert optFlag
-	var cidrs optList
-	if sub == "add" || sub == "update" {
-		fs.Var(&name, "name", "node name shown in ladders ($CALLSCOPE_NAME)")
-		fs.Var(&authKey, "auth-key", "HEP auth key (chunk 0x000e) the node must send; stored hashed ($CALLSCOPE_AUTH_KEY)")
-		fs.Var(&cidrs, "cidr", "source network the node's HEP packets must come from; repeatable ($CALLSCOPE_CIDR, comma-separated)")
-		fs.Var(&cert, "cert-sha256", "SHA-256 fingerprint of the TLS client certificate the node must send HEP with "+
-			"(openssl x509 -noout -fingerprint -sha256 -in CERT); its packets over UDP, TCP or another certificate are dropped ($CALLSCOPE_CERT_SHA256)")
-	}
-	pos, err := parse(fs, e, args)
+// tenantStatus is suspend and resume.
+func tenantStatus(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
 	if err != nil {
 		return err
 	}
-	withDB := func(fn func(s *tenant.Store) error) error {
-		d, err := open(ctx)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		return fn(tenant.NewStore(d))
+	status, action := tenant.Suspended, adminaudit.TenantSuspend
+	if c.cmd.name == "resume" {
+		status, action = tenant.Active, adminaudit.TenantResume
 	}
-	switch sub {
-	case "add", "update", "remove":
-		if err := wantArgs(pos, 2, "node "+sub+" SLUG CAPTURE_ID"); err != nil {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		if _, err := ts.Update(ctx, t.ID, tenant.Update{Status: &status}); err != nil {
 			return err
 		}
-		id, err := strconv.ParseInt(pos[1], 10, 64)
+		if err := audited(ctx, d, action, t.ID, t.Slug, ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "tenant %s is %s\n", t.Slug, status)
+		return nil
+	})
+}
+
+func tenantAlias(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	if _, err := tenant.AliasKey(pos[1]); err != nil {
+		return argError("IP[:PORT]", err)
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		key, err := ts.SetAlias(ctx, t.ID, pos[1], pos[2])
 		if err != nil {
-			return fmt.Errorf("%w: CAPTURE_ID %q is not a number", errUsage, pos[1])
+			return argError("NAME", err)
 		}
-		if err := tenant.ValidateCaptureID(id); err != nil {
+		if err := audited(ctx, d, adminaudit.TenantAliases, t.ID, t.Slug, fmt.Sprintf("%s = %s", key, strings.TrimSpace(pos[2]))); err != nil {
 			return err
 		}
-		if _, err := tenant.ParseCIDRs(cidrs.list); err != nil {
+		fmt.Fprintf(c.stdout, "%s: %s is now named %q in ladders (pages rendered in the last seconds may still show the address)\n", t.Slug, key, strings.TrimSpace(pos[2]))
+		return nil
+	})
+}
+
+func tenantUnalias(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	key, err := tenant.AliasKey(pos[1])
+	if err != nil {
+		return argError("IP[:PORT]", err)
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		err := ts.RemoveAlias(ctx, t.ID, pos[1])
+		if callscope.Is(err, callscope.NotFound) {
+			return fmt.Errorf("%s has no alias for %s (callscope tenant aliases %s lists them)", t.Slug, key, t.Slug)
+		}
+		if err != nil {
 			return err
 		}
-		if _, err := tenant.ParseCertFingerprint(cert.v); err != nil {
+		if err := audited(ctx, d, adminaudit.TenantAliases, t.ID, t.Slug, key+" removed"); err != nil {
 			return err
 		}
-		if sub == "update" && !name.set && !authKey.set && !cidrs.set && !cert.set {
-			return fmt.Errorf("%w: node update changes nothing: give --name, --auth-key, --cidr or --cert-sha256", errUsage)
+		fmt.Fprintf(c.stdout, "%s: %s has no name any more\n", t.Slug, key)
+		return nil
+	})
+}
+
+func tenantAliases(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "ADDRESS\tNAME")
+		for _, k := range slices.Sorted(maps.Keys(t.Aliases)) {
+			fmt.Fprintf(w, "%s\t%s\n", k, t.Aliases[k])
 		}
-		return withDB(func(s *tenant.Store) error {
+		return w.Flush()
+	})
+}
+
+// argError names the positional argument arg in a field error of the
+// domain ("address: ..." → "IP[:PORT]: ...").
+func argError(arg string, err error) error {
+	if !callscope.Is(err, callscope.Invalid) {
+		return err
+	}
+	_, msg := callscope.Public(err)
+	return usagef("%s: %s", arg, msg)
+}
+
+func nodeCommands() []command {
+	return []command{
+		{name: "add", args: "SLUG CAPTURE_ID", summary: "register a capture node: packets with this HEP capture ID belong to the tenant", run: nodeAdd},
+		{name: "update", args: "SLUG CAPTURE_ID", summary: "change a capture node: only the flags given change; an empty value (--auth-key \"\", --cidr \"\", --cert-sha256 \"\") lifts that requirement", run: nodeUpdate},
+		{name: "list", args: "[SLUG]", summary: "list capture nodes, of every tenant or of one, with what each sent over the last hour and how far behind ingest is", run: nodeList},
+		{name: "remove", args: "SLUG CAPTURE_ID", summary: "remove a capture node: its packets are dropped and listed as unclaimed", run: nodeRemove},
+		{name: "unclaimed", summary: "list capture IDs ingest saw that no tenant owns", run: nodeUnclaimed},
+	}
+}
+
+// captureID parses the CAPTURE_ID argument.
+func captureID(s string) (uint32, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || tenant.ValidateCaptureID(id) != nil {
+		return 0, usagef("CAPTURE_ID %q: must be the node's HEP capture ID, a number from 0 to 4294967295", s)
+	}
+	return uint32(id), nil
+}
+
+// nodeFlags are the flags node add and node update share; update changes
+// only those given (optFlag knows).
+type nodeFlags struct {
+	name, authKey, cert optFlag
+	cidrs               optList
+}
+
+func (f *nodeFlags) register(c *cmdline) {
+	c.fs.Var(&f.name, "name", "`NAME` of the node: the message list and details name it as where each of its messages was captured, unless the agent sends a name of its own (HEP chunk 0x0013)")
+	c.fs.Var(&f.authKey, "auth-key", "HEP auth `KEY` (chunk 0x000e) the node must send; stored hashed")
+	c.fs.Var(&f.cidrs, "cidr", "source network (`CIDR`) the node's HEP packets must come from; repeatable (the variable: comma-separated)")
+	c.fs.Var(&f.cert, "cert-sha256", "SHA-256 `FINGERPRINT` of the TLS client certificate the node must send HEP with "+
+		"(openssl x509 -noout -fingerprint -sha256 -in CERT): its packets over UDP, TCP or with another certificate are dropped")
+}
+
+// check refuses malformed values before the database is opened.
+func (f *nodeFlags) check() error {
+	if _, err := tenant.ParseCIDRs(f.cidrs.list); err != nil {
+		return err
+	}
+	_, err := tenant.ParseCertFingerprint(f.cert.v)
+	return err
+}
+
+// nodeSummary says what a node requires, for the command's output and
+// its audit row.
+func nodeSummary(n tenant.Node) string {
+	return fmt.Sprintf("auth key: %s, sources: %s, certificate: %s", yesNo(n.AuthKeyHash != nil, "required", "not required"),
+		orAny(cidrTexts(n.AllowedCIDRs)), yesNo(n.CertSHA256 != nil, tenant.FormatCertFingerprint(n.CertSHA256), "any"))
+}
+
+func nodeAdd(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	var f nodeFlags
+	f.register(c)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	id, err := captureID(pos[1])
+	if err != nil {
+		return err
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		n, err := ts.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: int64(id), Name: f.name.v, AuthKey: f.authKey.v,
+			CIDRs: f.cidrs.list, CertSHA256: f.cert.v})
+		if err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("name %q, %s", n.Name, nodeSummary(n))
+		if err := audited(ctx, d, adminaudit.NodeAdd, t.ID, strconv.FormatUint(uint64(n.CaptureID), 10), detail); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "capture node %d now belongs to %s (%s)\n", n.CaptureID, t.Slug, nodeSummary(n))
+		return nil
+	})
+}
+
+func nodeUpdate(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	var f nodeFlags
+	f.register(c)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	id, err := captureID(pos[1])
+	if err != nil {
+		return err
+	}
+	if !f.name.set && !f.authKey.set && !f.cidrs.set && !f.cert.set {
+		return usagef("node update changes nothing: give --name, --auth-key, --cidr or --cert-sha256 (callscope node update --help)")
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	u := tenant.NodeUpdate{Name: f.name.ptr(), AuthKey: f.authKey.ptr(), CertSHA256: f.cert.ptr()}
+	if f.cidrs.set {
+		u.CIDRs = append([]string{}, f.cidrs.list...)
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		n, err := ts.UpdateNode(ctx, t.ID, id, u)
+		if err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("name %q, %s", n.Name, nodeSummary(n))
+		if err := audited(ctx, d, adminaudit.NodeUpdate, t.ID, strconv.FormatUint(uint64(n.CaptureID), 10), detail); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "capture node %d of %s updated (%s)\n", n.CaptureID, t.Slug, nodeSummary(n))
+		return nil
+	})
+}
+
+func nodeRemove(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	id, err := captureID(pos[1])
+	if err != nil {
+		return err
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenant.Store, t tenant.Tenant) error {
+		if err := ts.RemoveNode(ctx, t.ID, id); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.NodeRemove, t.ID, strconv.FormatUint(uint64(id), 10), ""); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "removed capture node %d from %s\n", id, t.Slug)
+		return nil
+	})
+}
+
+func nodeList(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	return withDB(ctx, open, func(d *db.DB) error {
+		s := tenant.NewStore(d)
+		var nodes []tenant.Node
+		var health map[tenant.NodeKey]tenant.NodeHealth
+		now := time.Now()
+		if len(pos) == 1 {
 			t, err := s.BySlug(ctx, pos[0])
 			if err != nil {
 				return err
 			}
-			var n tenant.Node
-			switch sub {
-			case "remove":
-				if err := s.RemoveNode(ctx, t.ID, uint32(id)); err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "removed capture node %d from %s\n", id, t.Slug)
-				return nil
-			case "add":
-				n, err = s.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: id, Name: name.v, AuthKey: authKey.v, CIDRs: cidrs.list, CertSHA256: cert.v})
-			case "update":
-				u := tenant.NodeUpdate{Name: name.ptr(), AuthKey: authKey.ptr(), CertSHA256: cert.ptr()}
-				if cidrs.set {
-					u.CIDRs = append([]string{}, cidrs.list...)
-				}
-				n, err = s.UpdateNode(ctx, t.ID, uint32(id), u)
-			}
-			if err != nil {
+			if nodes, err = s.Nodes(ctx, t.ID); err != nil {
 				return err
 			}
-			what := "now belongs to " + t.Slug
-			if sub == "update" {
-				what = "of " + t.Slug + " updated"
+			if health, err = s.NodeHealth(ctx, t.ID, now.Add(-time.Hour)); err != nil {
+				return err
 			}
-			fmt.Fprintf(e.stdout, "capture node %d %s (auth key: %s, sources: %s, certificate: %s)\n", n.CaptureID, what,
-				yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrTexts(n.AllowedCIDRs)),
-				yesNo(n.CertSHA256 != nil, tenant.FormatCertFingerprint(n.CertSHA256), "any"))
-			return nil
-		})
-	case "list":
-		if len(pos) > 1 {
-			return fmt.Errorf("%w: callscope node list [SLUG]", errUsage)
+		} else {
+			if nodes, err = s.AllNodes(ctx); err != nil {
+				return err
+			}
+			if health, err = s.AllNodeHealth(ctx, now.Add(-time.Hour)); err != nil {
+				return err
+			}
 		}
-		return withDB(func(s *tenant.Store) error {
-			var nodes []tenant.Node
-			var health map[tenant.NodeKey]tenant.NodeHealth
-			var err error
-			now := time.Now()
-			if len(pos) == 1 {
-				t, err := s.BySlug(ctx, pos[0])
-				if err != nil {
-					return err
-				}
-				if nodes, err = s.Nodes(ctx, t.ID); err != nil {
-					return err
-				}
-				if health, err = s.NodeHealth(ctx, t.ID, now.Add(-time.Hour)); err != nil {
-					return err
-				}
-			} else {
-				if nodes, err = s.AllNodes(ctx); err != nil {
-					return err
-				}
-				if health, err = s.AllNodeHealth(ctx, now.Add(-time.Hour)); err != nil {
-					return err
-				}
-			}
-			if err := printIngestStatus(ctx, e, s, now); err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES\tCERTIFICATE\tLAST PACKET (1H)\tACCEPTED (1H)\tDROPPED (1H)")
-			for _, n := range nodes {
-				h := health[tenant.NodeKey{TenantID: n.TenantID, CaptureID: n.CaptureID}]
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.TenantSlug, n.CaptureID, n.Name,
-					yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)),
-					shortFingerprint(n.CertSHA256), lastPacket(h.LastPacket, now), h.Accepted, dropsText(h))
-			}
-			return w.Flush()
-		})
-	case "unclaimed":
-		if err := wantArgs(pos, 0, "node unclaimed"); err != nil {
+		if err := printIngestStatus(ctx, c.stdout, s, now); err != nil {
 			return err
 		}
-		return withDB(func(s *tenant.Store) error {
-			us, err := s.ListUnclaimed(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CAPTURE ID\tLAST SOURCE\tPACKETS\tREASON\tFIRST SEEN\tLAST SEEN")
-			for _, u := range us {
-				fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\n", u.CaptureID, u.LastSource, u.Packets, u.LastReason,
-					u.FirstSeen.UTC().Format(time.RFC3339), u.LastSeen.UTC().Format(time.RFC3339))
-			}
-			return w.Flush()
-		})
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: callscope %s", errUsage, sub, usageLine)
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES\tCERTIFICATE\tLAST PACKET (1H)\tACCEPTED (1H)\tDROPPED (1H)")
+		for _, n := range nodes {
+			h := health[tenant.NodeKey{TenantID: n.TenantID, CaptureID: n.CaptureID}]
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.TenantSlug, n.CaptureID, n.Name,
+				yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)),
+				shortFingerprint(n.CertSHA256), lastPacket(h.LastPacket, now), h.Accepted, dropsText(h))
+		}
+		return w.Flush()
+	})
 }
 
 // printIngestStatus writes, above the node table, how far behind
 // PostgreSQL each ingest process is: "behind by 40 s (12.5 MB waiting),
 // catching up", or silent when it stopped reporting.
-func printIngestStatus(ctx context.Context, e env, s *tenant.Store, now time.Time) error {
+func printIngestStatus(ctx context.Context, out io.Writer, s *tenant.Store, now time.Time) error {
 	sts, err := s.IngestStatuses(ctx)
 	if err != nil {
 		return err
 	}
 	if len(sts) == 0 {
-		fmt.Fprintln(e.stdout, "No ingest process has reported yet.")
-		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(out, "No ingest process has reported yet.")
+		fmt.Fprintln(out)
 		return nil
 	}
-	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "INGEST\tSTATUS\tREPORTED")
 	for _, st := range sts {
 		state := st.Summary()
@@ -305,7 +422,7 @@ func printIngestStatus(ctx context.Context, e env, s *tenant.Store, now time.Tim
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout)
+	fmt.Fprintln(out)
 	return nil
 }
 
@@ -384,6 +501,26 @@ func cidrTexts(ps []netip.Prefix) []string {
 		}
 	}
 	return out
+}
+
+func nodeUnclaimed(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	if _, err := c.parse(); err != nil {
+		return err
+	}
+	return withDB(ctx, open, func(d *db.DB) error {
+		us, err := tenant.NewStore(d).ListUnclaimed(ctx)
+		if err != nil {
+			return err
+		}
+		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "CAPTURE ID\tLAST SOURCE\tPACKETS\tREASON\tFIRST SEEN\tLAST SEEN")
+		for _, u := range us {
+			fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\t%s\n", u.CaptureID, u.LastSource, u.Packets, u.LastReason,
+				u.FirstSeen.UTC().Format(time.RFC3339), u.LastSeen.UTC().Format(time.RFC3339))
+		}
+		return w.Flush()
+	})
 }
 
 func orNone(s []string) string {

@@ -168,7 +168,11 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")
 		c.QueryToken = get(sQueryToken)
 		c.ConsoleAddr = get(sConsoleAddr)
-		c.ConsoleSecure = get(sConsoleSecure) == "true" || get(sConsoleSecure) == "1"
+		secure, err := strconv.ParseBool(get(sConsoleSecure))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q must be true or false", sConsoleSecure.env, get(sConsoleSecure)))
+		}
+		c.ConsoleSecure = secure
 		c.MetricsAddr = get(sMetricsAddr)
 		c.LogFormat = get(sLogFormat)
 		c.LogLevel = get(sLogLevel)
@@ -212,8 +216,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("CALLSCOPE_PUBLIC_URL: %q must be an http(s) URL such as https://view.example.com", c.PublicURL))
+		if err := checkPublicURL(c.PublicURL); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
@@ -225,6 +229,9 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_FORMAT: %q must be text or json", c.LogFormat))
 	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
+	}
 	if c.BatchSize == 0 || c.QueueSize == 0 {
 		errs = append(errs, errors.New("CALLSCOPE_BATCH_SIZE and CALLSCOPE_QUEUE_SIZE must be positive"))
 	}
@@ -232,6 +239,14 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("CALLSCOPE_TOKEN_MAX_TTL and CALLSCOPE_TOKEN_MAX_WINDOW must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkPublicURL refuses a base for viewer links that browsers could not open.
+func checkPublicURL(s string) error {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: %q must be an http(s) URL such as https://view.example.com", sPublicURL.env, s)
+	}
+	return nil
 }
 
 // HasRole reports whether the process runs role.

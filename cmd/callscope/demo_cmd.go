@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/demo"
@@ -30,20 +32,36 @@ const (
 
 var demoOrigins = []string{"http://127.0.0.1:8000", "http://localhost:8000"}
 
-func cmdDemo(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "demo", "demo   (provisions a demo tenant, node and admin, sends demo calls to the local ingest)")
-	open := dbFlag(fs, e)
+func cmdDemo(ctx context.Context, c *cmdline) error {
+	e := c.env
+	open := dbFlag(c.fs, e)
 	var hepAddr, publicURL, consoleAddr, secretKey string
-	stringFlag(fs, e.getenv, &secretKey, sSecretKey)
-	stringFlag(fs, e.getenv, &hepAddr, sHEPAddr)
-	stringFlag(fs, e.getenv, &publicURL, sPublicURL)
-	stringFlag(fs, e.getenv, &consoleAddr, sConsoleAddr)
-	pos, err := parse(fs, e, args)
+	stringFlag(c.fs, e.getenv, &secretKey, sSecretKey)
+	stringFlag(c.fs, e.getenv, &hepAddr, sHEPAddr)
+	stringFlag(c.fs, e.getenv, &publicURL, sPublicURL)
+	stringFlag(c.fs, e.getenv, &consoleAddr, sConsoleAddr)
+	_, err := c.parse()
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 0, "demo"); err != nil {
+	if err := checkPublicURL(publicURL); err != nil {
 		return err
+	}
+	// A viewer link needs the server's secret key; a wrong one is refused
+	// before anything is provisioned or sent.
+	var sealer *auth.Sealer
+	if secretKey != "" {
+		if sealer, err = auth.NewSealer(secretKey); err != nil {
+			return err
+		}
+	}
+	for _, a := range []struct {
+		s setting
+		v string
+	}{{sHEPAddr, hepAddr}, {sConsoleAddr, consoleAddr}} {
+		if _, port, err := net.SplitHostPort(a.v); err != nil || port == "" {
+			return fmt.Errorf("%s: %q must be HOST:PORT or :PORT, such as %s", a.s.env, a.v, a.s.def)
+		}
 	}
 	d, err := open(ctx)
 	if err != nil {
@@ -54,13 +72,17 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 
 	t, err := tenants.BySlug(ctx, demoSlug)
 	if callscope.Is(err, callscope.NotFound) {
-		t, err = tenants.Create(ctx, tenant.New{Slug: demoSlug, Name: "Demo Telecom", EmbedOrigins: demoOrigins})
+		if t, err = tenants.Create(ctx, tenant.New{Slug: demoSlug, Name: "Demo Telecom", EmbedOrigins: demoOrigins}); err == nil {
+			err = audited(ctx, d, adminaudit.TenantCreate, t.ID, t.Slug, "the demo tenant")
+		}
 	}
 	if err != nil {
 		return err
 	}
 	_, err = tenants.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: demoCaptureID, Name: "demo-proxy", CIDRs: []string{"127.0.0.0/8", "::1"}})
-	if callscope.Is(err, callscope.Conflict) {
+	if err == nil {
+		err = audited(ctx, d, adminaudit.NodeAdd, t.ID, strconv.Itoa(demoCaptureID), "the demo node")
+	} else if callscope.Is(err, callscope.Conflict) {
 		nodes, nerr := tenants.Nodes(ctx, t.ID)
 		if nerr != nil {
 			return nerr
@@ -77,6 +99,9 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 
 	password := randomPassword()
 	if _, err := auth.NewAdminStore(d, auth.DefaultParams()).Create(ctx, demoAdmin, password); err == nil {
+		if err := audited(ctx, d, adminaudit.AdminCreate, 0, demoAdmin, "the demo admin"); err != nil {
+			return err
+		}
 		fmt.Fprintf(e.stdout, "console admin %s, password %s (shown once)\n", demoAdmin, password)
 	} else if callscope.Is(err, callscope.Conflict) {
 		fmt.Fprintf(e.stdout, "console admin %s already exists (its password was shown when it was created)\n", demoAdmin)
@@ -110,7 +135,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  %-32s Call-ID %s\n", c.Name, c.CallID)
 	}
 	fmt.Fprintf(e.stdout, "\nconsole: http://%s/\n", dialable(consoleAddr))
-	return demoLink(ctx, e, d, t, calls[0], start, publicURL, secretKey)
+	return demoLink(ctx, e, d, t, calls[0], start, publicURL, sealer)
 }
 
 var errNothingStored = errors.New("no demo message stored yet")

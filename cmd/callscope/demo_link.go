@@ -19,14 +19,10 @@ const demoLinkTTL = time.Hour
 // demoLink mints a viewer link for the answered demo call and prints it with
 // an HTML snippet that iframes it. Minting signs with the server key, so it
 // needs the secret key that `serve` uses.
-func demoLink(ctx context.Context, e env, d *db.DB, t tenant.Tenant, call demo.Call, start time.Time, publicURL, secretKey string) error {
-	if secretKey == "" {
+func demoLink(ctx context.Context, e env, d *db.DB, t tenant.Tenant, call demo.Call, start time.Time, publicURL string, sealer *auth.Sealer) error {
+	if sealer == nil {
 		fmt.Fprintf(e.stdout, "\nset CALLSCOPE_SECRET_KEY (as for serve) and run the demo again to get a viewer link\n")
 		return nil
-	}
-	sealer, err := auth.NewSealer(secretKey)
-	if err != nil {
-		return fmt.Errorf("CALLSCOPE_SECRET_KEY: %w", err)
 	}
 	keys := auth.NewKeyStore(d, sealer)
 	if err := keys.EnsureActive(ctx); err != nil {

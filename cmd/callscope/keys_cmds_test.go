@@ -11,6 +11,7 @@ import (
 
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/db"
+	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/redisdb/redistest"
 	"github.com/callscope/callscope/tenant"
 )
@@ -81,7 +82,7 @@ func TestKeyCommands(t *testing.T) {
 		if strings.Count(list, "signs") != 1 || !regexp.MustCompile(regexp.QuoteMeta(kid[1])+`\s+verifies`).MatchString(list) {
 			t.Fatalf("server key list: %s", list)
 		}
-		c.mustRun("key", "retire", "--", kid[1]) // kids may start with a dash
+		c.mustRun("key", "retire", kid[1]) // a kid that starts with a dash is still the KID
 		if list := c.mustRun("key", "list"); !regexp.MustCompile(regexp.QuoteMeta(kid[1]) + `\s+retired`).MatchString(list) {
 			t.Fatalf("after retire: %s", list)
 		}
@@ -105,9 +106,11 @@ func TestAPIKeyCommands(t *testing.T) {
 			t.Fatalf("apikey list after revoke shows no revocation time: %s", line)
 		}
 	}
-	if _, err := c.run("", "apikey", "revoke", slug, "nope"); err == nil {
-		t.Fatal("revoking an unknown prefix succeeded")
+	if _, err := c.run("", "apikey", "revoke", slug, "nope"); err == nil || err.Error() != slug+` has no API key with prefix "nope" (callscope apikey list `+slug+` shows them)` {
+		t.Fatalf("revoking an unknown prefix: %v", err)
 	}
+	// A whole key pasted names its prefix.
+	c.mustRun("apikey", "revoke", slug, key)
 }
 
 func TestTokenCommands(t *testing.T) {
@@ -145,8 +148,8 @@ func TestTokenCommands(t *testing.T) {
 	if list := c.mustRun("token", "list", slug); strings.Contains(list, jti[1]) {
 		t.Errorf("revoked token still listed as live: %s", list)
 	}
-	if _, err := c.run("", "token", "revoke", slug, "no-such-jti"); err == nil {
-		t.Error("revoking an unknown jti succeeded")
+	if _, err := c.run("", "token", "revoke", slug, "no-such-jti"); err == nil || !strings.Contains(err.Error(), slug+` has no token with jti "no-such-jti"`) {
+		t.Errorf("revoking an unknown jti: %v", err)
 	}
 	c.mustRun("token", "mint", slug, "c2@x", "--from", from, "--to", to)
 	if out := c.mustRun("token", "revoke-all", slug); !strings.Contains(out, "revoked every token of "+slug) {
@@ -180,5 +183,34 @@ func verifyToken(t *testing.T, dbURL, tok, slug string) {
 	}
 	if c.Tenant != slug || c.CallID != "c1@x" || !c.HasScope("pcap") || c.Expiry.Sub(c.IssuedAt) != 5*time.Minute {
 		t.Fatalf("claims %+v", c)
+	}
+}
+
+// Users paste jtis from other systems, and a tenant-signed token's jti is
+// whatever the tenant chose: one that starts with a dash is still the JTI.
+func TestTokenRevokeDashJTI(t *testing.T) {
+	c, slug := newAuthCLI(t)
+	ctx := context.Background()
+	d := dbtest.Open(t, c.env["CALLSCOPE_DATABASE_URL"])
+	for _, jti := range []string{"-abc", "--x3f-", "-"} {
+		_, err := d.Owner().Exec(ctx, `INSERT INTO view_tokens (tenant_id, jti, call_id, window_start, window_end, issued_at, expires_at, issued_by)
+			SELECT id, $2, 'c1@x', now() - interval '1 hour', now(), now(), now() + interval '10 minutes', 'tenant' FROM tenants WHERE slug = $1`, slug, jti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out := c.mustRun("token", "revoke", slug, jti); !strings.Contains(out, "revoked token "+jti+" of "+slug) {
+			t.Errorf("revoke %s: %s", jti, out)
+		}
+	}
+	if list := c.mustRun("token", "list", slug); strings.Count(list, "\n") != 1 {
+		t.Errorf("live tokens after revoking them all: %s", list)
+	}
+	// A flag of the command is still a flag, and a dash argument where no
+	// free text is expected is a mistyped flag.
+	if _, err := c.run("", "token", "revoke", slug, "-abc", "--redis-prefix"); err == nil || !strings.Contains(err.Error(), "--redis-prefix needs a value") {
+		t.Errorf("a flag after the jti: %v", err)
+	}
+	if _, err := c.run("", "token", "revoke", "-abc", slug); err == nil || !strings.Contains(err.Error(), "unknown flag -abc") {
+		t.Errorf("a dash argument as SLUG: %v", err)
 	}
 }

@@ -12,31 +12,18 @@ import (
 	"github.com/callscope/callscope/tenant"
 )
 
-// cmdRetention runs one retention pass by hand (serve runs it hourly) and
-// prints what it did.
-func cmdRetention(ctx context.Context, e env, args []string) error {
-	const usageLine = "retention run [--database-url URL] [--retention-max-days N]"
-	if len(args) == 0 || args[0] != "run" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			args = []string{"run", args[0]}
-		} else {
-			return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
-		}
-	}
-	fs := newFlagSet(e, "retention run", usageLine)
-	open := dbFlag(fs, e)
+// cmdRetentionRun runs one retention pass by hand (serve runs it hourly)
+// and prints what it did.
+func cmdRetentionRun(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
 	var maxDays string
-	stringFlag(fs, e.getenv, &maxDays, sRetentionMax)
-	pos, err := parse(fs, e, args[1:])
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, 0, usageLine); err != nil {
+	stringFlag(c.fs, c.getenv, &maxDays, sRetentionMax)
+	if _, err := c.parse(); err != nil {
 		return err
 	}
 	days, err := strconv.Atoi(strings.TrimSpace(maxDays))
 	if err != nil || days < 0 {
-		return fmt.Errorf("%w: %s: %q is not a non-negative number of days", errUsage, sRetentionMax.env, maxDays)
+		return usagef("%s: %q must be a whole number of days, 0 or more (0 drops nothing)", sRetentionMax.env, maxDays)
 	}
 	d, err := open(ctx)
 	if err != nil {
@@ -48,7 +35,7 @@ func cmdRetention(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	rep, err := enf.Run(ctx)
-	printRetention(e, rep)
+	printRetention(c.env, rep)
 	return err
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
+	"text/tabwriter"
 )
 
 // Version and Commit are set at build time with -ldflags "-X main.Version=...".
@@ -25,30 +27,35 @@ type env struct {
 	stderr io.Writer
 }
 
+// command is one node of the command tree: a group (tenant, token, ...)
+// whose subcommands are subs, or a leaf that runs.
 type command struct {
 	name    string
+	args    string // a leaf's positional arguments: "SLUG JTI"; "[SLUG]" is optional
 	summary string
-	run     func(ctx context.Context, e env, args []string) error
+	run     func(ctx context.Context, c *cmdline) error
+	subs    []command
 }
 
-func commands() []command {
-	return []command{
-		{"serve", "run roles: ingest, query, viewer, console (all by default)", cmdServe},
-		{"migrate", "apply pending database migrations", cmdMigrate},
-		{"tenant", "create, list, suspend or resume tenants", cmdTenant},
-		{"node", "register, list and remove capture nodes; list unclaimed capture IDs", cmdNode},
-		{"admin", "create console administrators", cmdAdmin},
-		{"key", "tenant public keys for client-signed tokens; rotate or retire the server's signing key", cmdKey},
-		{"apikey", "create, list and revoke orchestrators' API keys", cmdAPIKey},
-		{"token", "mint a viewer link, list live links, revoke one or all of a tenant's", cmdToken},
-		{"retention", "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", cmdRetention},
-		{"demo", "provision a demo tenant, node and admin and send demo calls to the local ingest", cmdDemo},
-		{"version", "print the version and commit", cmdVersion},
-	}
+// commands is the command tree; `callscope --help` prints its first level
+// and `callscope GROUP --help` each group.
+func commands() command {
+	return command{subs: []command{
+		{name: "serve", summary: "run roles: ingest, query, viewer, console (all by default)", run: cmdServe},
+		{name: "migrate", summary: "apply pending database migrations", run: cmdMigrate},
+		{name: "tenant", summary: "create, list, suspend or resume tenants; name endpoints in their ladders", subs: tenantCommands()},
+		{name: "node", summary: "register, list and remove capture nodes; list unclaimed capture IDs", subs: nodeCommands()},
+		{name: "admin", summary: "console administrators: create, list, disable, enable, reset a password", subs: adminCommands()},
+		{name: "key", summary: "tenant public keys for client-signed tokens; rotate or retire the server's signing key", subs: keyCommands()},
+		{name: "apikey", summary: "create, list and revoke orchestrators' API keys", subs: apiKeyCommands()},
+		{name: "token", summary: "mint a viewer link, list live links, revoke one or all of a tenant's", subs: tokenCommands()},
+		{name: "retention", summary: "retention by hand (serve runs it hourly)", subs: []command{
+			{name: "run", summary: "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", run: cmdRetentionRun},
+		}},
+		{name: "demo", summary: "provision a demo tenant, node and admin and send demo calls to the local ingest", run: cmdDemo},
+		{name: "version", summary: "print the version and commit", run: cmdVersion},
+	}}
 }
-
-// errUsage marks an error caused by how the command was called.
-var errUsage = errors.New("usage")
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
@@ -61,106 +68,7 @@ func exitCode(err error) int {
 // it directly.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return fmt.Errorf("%w: no command given", errUsage)
-		}
-		return nil
-	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			err := c.run(ctx, e, args[1:])
-			if errors.Is(err, flag.ErrHelp) {
-				return nil
-			}
-			return err
-		}
-	}
-	usage(stderr)
-	return fmt.Errorf("%w: unknown command %q", errUsage, args[0])
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "callscope — multi-tenant passive SIP monitoring (HEP ingest, query, viewer, console)")
-	fmt.Fprintln(w, "\nUsage: callscope COMMAND [ARGS] [FLAGS]\n\nCommands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nEvery flag also reads an environment variable; `callscope COMMAND --help` lists them.")
-}
-
-// newFlagSet returns a flag set that writes its help to e.stdout.
-func newFlagSet(e env, name, usageLine string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fs.SetOutput(e.stdout)
-		fmt.Fprintf(e.stdout, "Usage: callscope %s\n\nFlags:\n", usageLine)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses flags and positional arguments in any order
-// (`tenant create acme --name Acme` as well as `--name Acme acme`).
-// Flags that were not given take their CALLSCOPE_<FLAG> variable.
-func parse(fs *flag.FlagSet, e env, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v (put -- before arguments that start with a dash)", errUsage, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			pos = append(pos, rest...) // everything after -- is positional
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
-			return
-		}
-		if _, isSetting := settings[f.Name]; isSetting {
-			return // already defaulted from its variable
-		}
-		if v := e.getenv(flagEnv(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %v", flagEnv(f.Name), err))
-			}
-		}
-	})
-	return pos, errors.Join(errs...)
-}
-
-// flagEnv names the variable of a command flag: --auth-key → CALLSCOPE_AUTH_KEY.
-func flagEnv(name string) string {
-	return "CALLSCOPE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
-
-// listFlag is a repeatable flag (--cidr A --cidr B); its variable holds a
-// comma-separated list.
-type listFlag []string
-
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error {
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
+	return dispatch(ctx, e, commands(), "", args)
 }
 
 func newLogger(w io.Writer, format, level string) *slog.Logger {
@@ -175,20 +83,11 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func cmdVersion(_ context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "version", "version")
-	if _, err := parse(fs, e, args); err != nil {
+func cmdVersion(_ context.Context, c *cmdline) error {
+	if _, err := c.parse(); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "callscope %s (commit %s)\n", Version, Commit)
-	return nil
-}
-
-// wantArgs checks the number of positional arguments.
-func wantArgs(pos []string, n int, usageLine string) error {
-	if len(pos) != n {
-		return fmt.Errorf("%w: callscope %s", errUsage, usageLine)
-	}
+	fmt.Fprintf(c.stdout, "callscope %s (commit %s)\n", Version, Commit)
 	return nil
 }
 
@@ -199,4 +98,74 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dispatch walks the command tree down args and runs the leaf it names.
+// path is the words so far ("token"); a group answers --help with its
+// subcommands.
+func dispatch(ctx context.Context, e env, cmd command, path string, args []string) error {
+	if cmd.run != nil {
+		c := newCmdline(e, path, cmd, args)
+		err := cmd.run(ctx, c)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return c.explain(err)
+	}
+	if len(args) > 0 && args[0] == "help" && len(args) > 1 {
+		return dispatch(ctx, e, cmd, path, append(slices.Clone(args[1:]), "--help"))
+	}
+	if len(args) == 0 {
+		if path == "" {
+			groupUsage(e.stderr, cmd, path)
+			return usagef("no command given")
+		}
+		return usagef("%s needs a subcommand: %s (callscope %s --help)", path, subNames(cmd), path)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		groupUsage(e.stdout, cmd, path)
+		return nil
+	}
+	for _, s := range cmd.subs {
+		if s.name == args[0] {
+			return dispatch(ctx, e, s, strings.TrimSpace(path+" "+s.name), args[1:])
+		}
+	}
+	if path == "" {
+		return usagef("unknown command %q: callscope --help lists the commands", args[0])
+	}
+	return usagef("unknown subcommand %q of %s: want %s (callscope %s --help)", args[0], path, subNames(cmd), path)
+}
+
+func subNames(cmd command) string {
+	names := make([]string, len(cmd.subs))
+	for i, s := range cmd.subs {
+		names[i] = s.name
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// groupUsage prints a group's subcommands (or, at the top, the commands).
+func groupUsage(w io.Writer, cmd command, path string) {
+	if path == "" {
+		fmt.Fprintln(w, "callscope — multi-tenant passive SIP monitoring (HEP ingest, query, viewer, console)")
+		fmt.Fprintln(w, "\nUsage: callscope COMMAND [ARGS] [FLAGS]\n\nCommands:")
+	} else {
+		fmt.Fprintf(w, "Usage: callscope %s SUBCOMMAND [ARGS] [FLAGS]\n\n%s.\n\nSubcommands:\n", path, sentenceCase(cmd.summary))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range cmd.subs {
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(s.name+" "+s.args), s.summary)
+	}
+	tw.Flush()
+	if path == "" {
+		fmt.Fprintln(w, "\n`callscope COMMAND --help` describes a command and its flags; every flag also reads")
+		fmt.Fprintln(w, "a variable (--hep-addr is CALLSCOPE_HEP_ADDR). -- ends the flags.")
+		return
+	}
+	fmt.Fprintf(w, "\n`callscope %s SUBCOMMAND --help` describes one.\n", path)
 }

@@ -30,14 +30,25 @@ func newCLI(t *testing.T) *cli {
 
 func (c *cli) run(stdin string, args ...string) (string, error) {
 	c.t.Helper()
+	return c.runCtx(context.Background(), stdin, args...)
+}
+
+func (c *cli) runCtx(ctx context.Context, stdin string, args ...string) (string, error) {
+	c.t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, func(k string) string { return c.env[k] }, strings.NewReader(stdin), &out, &errOut)
+	err := run(ctx, args, func(k string) string { return c.env[k] }, strings.NewReader(stdin), &out, &errOut)
 	return out.String() + errOut.String(), err
 }
 
 func (c *cli) mustRun(args ...string) string {
 	c.t.Helper()
-	out, err := c.run("", args...)
+	return c.mustRunIn("", args...)
+}
+
+// mustRunIn runs a command that reads stdin (a password).
+func (c *cli) mustRunIn(stdin string, args ...string) string {
+	c.t.Helper()
+	out, err := c.run(stdin, args...)
 	if err != nil {
 		c.t.Fatalf("callscope %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -106,7 +117,7 @@ func TestTenantAndNodeCommands(t *testing.T) {
 				t.Errorf("callscope %v succeeded: %s", args, out)
 			}
 		}
-		if out, _ := c.run("", "node", "update", "--help"); !strings.Contains(out, "--cert-sha256") || !strings.Contains(out, "Changes only the flags given") {
+		if out, _ := c.run("", "node", "update", "--help"); !strings.Contains(out, "--cert-sha256") || !strings.Contains(out, "only the flags given change") {
 			t.Errorf("node update --help:\n%s", out)
 		}
 	})
@@ -122,6 +133,36 @@ func TestTenantAndNodeCommands(t *testing.T) {
 		} {
 			if out, err := c.run("", args...); err == nil {
 				t.Errorf("callscope %v succeeded: %s", args, out)
+			}
+		}
+	})
+	t.Run("Aliases", func(t *testing.T) {
+		if out := c.mustRun("tenant", "alias", "acme", "10.0.0.1:5060", "Carrier SBC"); !strings.Contains(out, `10.0.0.1:5060 is now named "Carrier SBC"`) {
+			t.Errorf("alias: %s", out)
+		}
+		c.mustRun("tenant", "alias", "acme", "[::ffff:10.0.0.2]", "PBX")
+		if out := c.mustRun("tenant", "aliases", "acme"); !regexp.MustCompile(`10\.0\.0\.1:5060\s+Carrier SBC\n10\.0\.0\.2\s+PBX\n`).MatchString(out) {
+			t.Errorf("aliases:\n%s", out)
+		}
+		if out := c.mustRun("tenant", "aliases", "globex"); strings.Count(out, "\n") != 1 {
+			t.Errorf("globex lists acme's aliases:\n%s", out)
+		}
+		c.mustRun("tenant", "unalias", "acme", "10.0.0.2")
+		if out := c.mustRun("tenant", "aliases", "acme"); strings.Contains(out, "PBX") {
+			t.Errorf("after unalias:\n%s", out)
+		}
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"tenant", "unalias", "acme", "10.0.0.2"}, "acme has no alias for 10.0.0.2 (callscope tenant aliases acme lists them)"},
+			{[]string{"tenant", "alias", "acme", "sbc.example.com", "SBC"}, `IP[:PORT]: "sbc.example.com" is not an IP or IP:port such as 10.0.0.1 or 10.0.0.1:5060`},
+			{[]string{"tenant", "alias", "acme", "10.0.0.3", " "}, "NAME: must be 1 to 64 printable characters"},
+			{[]string{"tenant", "alias", "acme", "10.0.0.3"}, "tenant alias needs NAME"},
+			{[]string{"tenant", "alias", "nobody", "10.0.0.3", "x"}, `tenant "nobody" not found`},
+		} {
+			if _, err := c.run("", tt.args...); err == nil || err.Error() != tt.want && !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("%q:\n  got  %v\n  want %s", tt.args, err, tt.want)
 			}
 		}
 	})
@@ -341,12 +382,75 @@ func httpGet(t *testing.T, url string) string {
 	return string(b)
 }
 
-func TestParseDashArguments(t *testing.T) {
+func TestParseArguments(t *testing.T) {
 	e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
-	fs := newFlagSet(e, "x", "x")
-	name := fs.String("name", "", "")
-	pos, err := parse(fs, e, []string{"a", "--name", "n", "--", "-dash", "--also"})
-	if err != nil || *name != "n" || strings.Join(pos, " ") != "a -dash --also" {
-		t.Fatalf("pos=%q name=%q err=%v", pos, *name, err)
+	parse := func(spec string, args ...string) ([]string, string, error) {
+		c := newCmdline(e, "x", command{name: "x", args: spec}, args)
+		name := c.fs.String("name", "", "")
+		pos, err := c.parse()
+		return pos, *name, err
 	}
+	for _, tt := range []struct {
+		spec string
+		args []string
+		pos  string
+		name string
+	}{
+		{"A B", []string{"a", "--name", "n", "--", "-dash"}, "a -dash", "n"},
+		{"A [B] [C]", []string{"--name=n", "a", "--", "-dash", "--also"}, "a -dash --also", "n"},
+		{"SLUG JTI", []string{"acme", "-abc"}, "acme -abc", ""},
+		{"SLUG JTI", []string{"acme", "--abc", "--name", "n"}, "acme --abc", "n"},
+		{"SLUG JTI", []string{"-name", "n", "acme", "-x=y"}, "acme -x=y", "n"},
+		{"SLUG CALL_ID", []string{"acme", "-"}, "acme -", ""},
+	} {
+		pos, name, err := parse(tt.spec, tt.args...)
+		if err != nil || strings.Join(pos, " ") != tt.pos || name != tt.name {
+			t.Errorf("%s %q: pos=%q name=%q err=%v", tt.spec, tt.args, pos, name, err)
+		}
+	}
+	for _, tt := range []struct {
+		spec string
+		args []string
+		want string
+	}{
+		{"SLUG", []string{"acme", "-abc"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"acme", "j", "-abc"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"-abc", "acme"}, "unknown flag -abc for x"},
+		{"SLUG JTI", []string{"acme"}, "x needs JTI"},
+		{"SLUG JTI", []string{"acme", "--nmae", "n"}, `"n" is one argument too many ("--nmae" names no flag of x, so it was read as JTI)`},
+		{"", []string{"extra"}, `x takes no arguments, and "extra" is one argument too many`},
+		{"A", []string{"a", "--name"}, "--name needs a value"},
+	} {
+		if _, _, err := parse(tt.spec, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
+			t.Errorf("%s %q: %v, want %q (exit 2)", tt.spec, tt.args, err, tt.want)
+		}
+	}
+}
+
+// Whatever the arguments, parse returns or refuses without panicking, and
+// what it returns fits the command: never more positional arguments than
+// it takes, never fewer than it needs, every flag's value set.
+func FuzzParseArguments(f *testing.F) {
+	f.Add("acme\x00-abc\x00--name\x00n")
+	f.Add("--\x00-x\x00--name=")
+	f.Add("-name\x00\x00---x\x00-h")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		e := env{getenv: func(string) string { return "" }, stdout: io.Discard, stderr: io.Discard}
+		c := newCmdline(e, "x", command{name: "x", args: "SLUG JTI [CALL_ID]"}, args)
+		c.fs.String("name", "", "")
+		c.fs.Bool("remove", false, "")
+		pos, err := c.parse()
+		if err != nil {
+			return
+		}
+		if len(pos) < 2 || len(pos) > 3 {
+			t.Fatalf("%q: %d positional arguments %q", args, len(pos), pos)
+		}
+		for name, spelled := range c.typed {
+			if c.fs.Lookup(name) == nil || !strings.HasPrefix(spelled, "-") {
+				t.Fatalf("%q: typed %q as %q", args, name, spelled)
+			}
+		}
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
@@ -35,18 +36,17 @@ import (
 // shutdownGrace bounds how long `serve` drains after a signal.
 const shutdownGrace = 20 * time.Second
 
-func cmdServe(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "serve", "serve [--roles ingest,query,viewer,console] [settings]")
+func cmdServe(ctx context.Context, c *cmdline) error {
 	var cfg Config
-	finish := configFlags(fs, e.getenv, &cfg)
-	if _, err := parse(fs, e, args); err != nil {
+	finish := configFlags(c.fs, c.getenv, &cfg)
+	if _, err := c.parse(); err != nil {
 		return err
 	}
 	if err := finish(); err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	a, err := newApp(ctx, cfg, log, e.stdout)
+	log := newLogger(c.stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := newApp(ctx, cfg, log, c.stdout)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,8 @@ func (a *app) startConsole(ctx context.Context) error {
 	}
 	c := console.New(console.Config{SecureCookies: a.cfg.ConsoleSecure, PublicURL: a.cfg.PublicURL},
 		auth.NewAdminStore(a.db, auth.DefaultParams()), st.tenants, a.redis, a.cfg.RedisPrefix, qc,
-		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit},
+		console.Stores{APIKeys: st.apiKeys, TenantKeys: st.tenantKeys, Minter: st.minter, Tokens: st.tokens, Audit: st.audit,
+			AdminLog: adminaudit.NewStore(a.db)},
 		a.log)
 	e := web.New(a.log, "console")
 	e.Use(web.Metrics(a.registry, "console"))
