@@ -95,7 +95,7 @@ var (
 	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "most messages ingest holds in memory between readers and writers"})
 	sQueueBytes    = addSetting(setting{"queue-bytes", "CALLSCOPE_QUEUE_BYTES", "67108864", "most bytes of messages ingest holds in memory; past it UDP drops (counted) and TCP waits"})
 	sWriters       = addSetting(setting{"writers", "CALLSCOPE_WRITERS", "2", "COPY transactions ingest keeps in flight at once, one connection each"})
-	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "33554432", "UDP socket receive buffer in bytes"})
+	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "134217728", "UDP socket receive buffer in bytes"})
 	sCorrelation   = addSetting(setting{"correlation-headers", "CALLSCOPE_CORRELATION_HEADERS", "X-CID,X-Call-ID,P-Charging-Vector", "SIP headers whose value correlates call legs, first found wins"})
 	sDedup         = addSetting(setting{"dedup-window", "CALLSCOPE_DEDUP_WINDOW", "0", "drop an identical packet from the same node within this window (0 keeps all; 1ms is typical)"})
 	sTokenTTL      = addSetting(setting{"token-max-ttl", "CALLSCOPE_TOKEN_MAX_TTL", "1h", "longest lifetime (exp - iat) a view token may have"})
