@@ -24,8 +24,9 @@ type Config struct {
 	// UDPReadBuffer is the UDP socket receive buffer in bytes (default
 	// 128 MiB: the kernel counts ~2 KiB per datagram, so about a second of
 	// 60,000 messages/s while the readers do not get a CPU, as on a box
-	// with one of two cores busy elsewhere). SO_RCVBUFFORCE is tried first, then SO_RCVBUF, which the
-	// kernel caps at net.core.rmem_max (a warning says so).
+	// with one of two cores busy elsewhere). SO_RCVBUFFORCE is tried
+	// first, then SO_RCVBUF, which the kernel caps at net.core.rmem_max (a
+	// warning says so).
 	UDPReadBuffer int
 
 	// BatchSize is the most rows one COPY transaction writes (default
