@@ -302,7 +302,8 @@ func TestListenErrors(t *testing.T) {
 // address is served and its packets stored, and the idle ones are closed
 // once they have sent no HEP within the first-packet timeout.
 func TestStreamExhaustion(t *testing.T) {
-	b, _ := hostileSetup(t, func(c *Config) { c.StreamFirstPacketTimeout = 2 * time.Second })
+	const firstPacket = 3 * time.Second
+	b, _ := hostileSetup(t, func(c *Config) { c.StreamFirstPacketTimeout = firstPacket })
 	const idle = 1030
 	conns := make([]net.Conn, 0, idle)
 	defer func() {
@@ -310,6 +311,7 @@ func TestStreamExhaustion(t *testing.T) {
 			c.Close()
 		}
 	}()
+	dialStart := time.Now()
 	for range idle {
 		c, err := net.Dial("tcp", b.tcp.String())
 		if err != nil {
@@ -326,8 +328,11 @@ func TestStreamExhaustion(t *testing.T) {
 	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent@x")).AppendV3(nil)); err != nil {
 		t.Fatalf("agent write: %v", err)
 	}
+	dialed := time.Since(dialStart)
 	waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'agent@x'`)
-	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != idle-64 {
+	// Exact when every idle connection was made before the first ones
+	// timed out (a loaded box may take longer: then slots freed meanwhile).
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != idle-64 && dialed < firstPacket {
 		t.Errorf("%v connections refused for their source, want %d", got, idle-64)
 	}
 	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("global")); got != 0 {
@@ -336,16 +341,16 @@ func TestStreamExhaustion(t *testing.T) {
 
 	// Every idle connection is closed: at once beyond the share, after the
 	// first-packet timeout within it.
-	start := time.Now()
+	deadline := time.Now().Add(firstPacket + 5*time.Second)
 	closed := 0
 	for _, c := range conns {
-		c.SetReadDeadline(start.Add(5 * time.Second))
+		c.SetReadDeadline(deadline)
 		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			closed++
 		}
 	}
 	if closed != idle {
-		t.Errorf("%d of %d idle connections closed within 5 s", closed, idle)
+		t.Errorf("%d of %d idle connections closed by the first-packet timeout", closed, idle)
 	}
 	// The agent, which sent HEP, is still connected and served.
 	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent-later@x")).AppendV3(nil)); err != nil {
