@@ -529,6 +529,12 @@ func (c *copier) encode(b *batch) (nSIP, nEv int) {
 // same batch wait, then find it written), then a binary COPY per table
 // from c's buffers (filled by encode). Returns errAlreadyWritten when the
 // id is known.
+//
+// It runs while the batch before may still be uncommitted: only inserts of
+// rows no other batch touches belong here. A write that locks rows other
+// batches write too (an upsert keyed by Call-ID) must come after writeBatch
+// has waited for prev: done here, a later batch could hold a lock the
+// earlier one waits for while it waits for the earlier one to commit.
 func (s *Server) writeInTx(ctx context.Context, tx pgx.Tx, c *copier, b *batch, nSIP, nEv int) error {
 	tag, err := tx.Exec(ctx, `/* ingest.write */ INSERT INTO ingest_batches (batch_id, rows)
 		VALUES ($1, $2) ON CONFLICT (batch_id) DO NOTHING`, b.id, len(b.rows))
