@@ -35,6 +35,7 @@ const (
 	TenantSettings   Action = "tenant.settings"
 	TenantAliases    Action = "tenant.aliases"
 	NodeAdd          Action = "node.add"
+	NodeUpdate       Action = "node.update"
 	NodeRemove       Action = "node.remove"
 	APIKeyCreate     Action = "apikey.create"
 	APIKeyRevoke     Action = "apikey.revoke"
@@ -49,7 +50,7 @@ const (
 
 // Actions lists every action, for the console's filter.
 var Actions = []Action{Login, Logout, AdminCreate, AdminDisable, AdminEnable, AdminReset,
-	TenantCreate, TenantSuspend, TenantResume, TenantSettings, TenantAliases, NodeAdd, NodeRemove,
+	TenantCreate, TenantSuspend, TenantResume, TenantSettings, TenantAliases, NodeAdd, NodeUpdate, NodeRemove,
 	APIKeyCreate, APIKeyRevoke, TenantKeyAdd, TenantKeyDisable, SigningKeyRotate, SigningKeyRetire,
 	LinkShare, LinkRevoke, LinkRevokeAll}
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,6 +26,8 @@ type NodesProps struct {
 	Chrome
 	Tenants   []tenant.Tenant
 	Nodes     []tenant.Node
+	Health    NodeHealth
+	Ingest    []tenant.IngestStatus
 	Unclaimed []tenant.Unclaimed
 	Form      NodeForm
 	Errors    map[string]string
@@ -58,6 +61,14 @@ func (s *Server) renderNodes(c echo.Context, status int, p NodesProps) error {
 	if p.Nodes, err = s.tenants.AllNodes(ctx(c)); err != nil {
 		return err
 	}
+	now := s.now()
+	p.Health.Now = now
+	if p.Health.ByNode, err = s.tenants.AllNodeHealth(ctx(c), now.Add(-time.Hour)); err != nil {
+		return err
+	}
+	if p.Ingest, err = s.tenants.IngestStatuses(ctx(c)); err != nil {
+		return err
+	}
 	if p.Unclaimed, err = s.tenants.ListUnclaimed(ctx(c)); err != nil {
 		return err
 	}
@@ -66,6 +77,29 @@ func (s *Server) renderNodes(c echo.Context, status int, p NodesProps) error {
 	}
 	p.Chrome = s.page(c, "Capture nodes", "nodes")
 	return s.render(c, status, NodesPage(p))
+}
+
+// NodeHealth is what capture nodes sent over the last hour, as the nodes
+// tables show it.
+type NodeHealth struct {
+	Now    time.Time
+	ByNode map[tenant.NodeKey]tenant.NodeHealth
+}
+
+func (h NodeHealth) of(n tenant.Node) tenant.NodeHealth {
+	return h.ByNode[tenant.NodeKey{TenantID: n.TenantID, CaptureID: n.CaptureID}]
+}
+
+// ago says how long before now t was, coarsely: "12 s ago", "3 min ago".
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(max(d, 0)/time.Second)) + " s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	}
+	return fmtTime(t) + " UTC"
 }
 
 // newAuthKey returns a HEP auth key for a capture agent's config: 24

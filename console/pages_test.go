@@ -348,6 +348,40 @@ func TestNodesPage(t *testing.T) {
 			t.Fatal("claimed node not moved")
 		}
 	})
+	t.Run("Health", func(t *testing.T) {
+		now := b.clock.Now()
+		if err := b.tenants.RecordNodeStats(t.Context(), []tenant.NodeStat{
+			{TenantID: b.acme.ID, CaptureID: 2001, Minute: now, Outcome: tenant.OutcomeAccepted, Packets: 7, LastSeen: now.Add(-12 * time.Second)},
+			{TenantID: b.acme.ID, CaptureID: 2001, Minute: now, Outcome: "bad_auth_key", Packets: 40, LastSeen: now.Add(-3 * time.Second)},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.tenants.ReportIngestStatus(t.Context(), tenant.IngestStatus{Instance: "edge-ingest :9060", StartedAt: now,
+			LagSeconds: 40, BacklogBytes: 12_500_000, Trend: tenant.CatchingUp}); err != nil {
+			t.Fatal(err)
+		}
+		p := br.get("/nodes")
+		mustStatus(t, p, http.StatusOK)
+		row := p.doc.Find(`[data-testid="node-row"][data-capture-id="2001"]`)
+		if got := row.Find(`[data-testid="drop-reason"]`).AttrOr("data-reason", ""); got != "bad_auth_key" ||
+			strings.TrimSpace(row.Find(`[data-testid="node-accepted"]`).Text()) != "7" ||
+			!strings.Contains(row.Find(`[data-testid="node-dropped"]`).Text(), "40") ||
+			strings.TrimSpace(row.Find(`[data-testid="node-last-packet"]`).Text()) != "3 s ago" {
+			t.Errorf("node 2001's health cells: %q", row.Text())
+		}
+		ingest := p.testid("ingest-row")
+		if ingest.AttrOr("data-trend", "") != tenant.CatchingUp || !strings.Contains(ingest.Text(), "behind by 40 s (12.5 MB waiting), catching up") {
+			t.Errorf("ingest status: %q", ingest.Text())
+		}
+		// The tenant's own page shows its node's health; another tenant's
+		// page shows none of it.
+		if !strings.Contains(br.get("/tenants/"+b.acme.Slug).doc.Find(`[data-testid="node-dropped"]`).Text(), "bad_auth_key") {
+			t.Error("acme's page lacks its node's drops")
+		}
+		if strings.Contains(string(br.get("/tenants/"+b.beta.Slug).body), "bad_auth_key") {
+			t.Error("beta's page shows acme's node health")
+		}
+	})
 	t.Run("Remove", func(t *testing.T) {
 		mustRedirect(t, br.post("/nodes/remove", url.Values{"tenant": {strconv.FormatInt(b.beta.ID, 10)}, "capture_id": {"4242"}}), "/nodes?removed=4242")
 		if n, _ := b.tenants.Nodes(t.Context(), b.beta.ID); len(n) != 0 {

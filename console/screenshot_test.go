@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/callscope/callscope/tenant"
 )
 
 // TestScreenshots renders a few pages in headless Chromium for a person to
@@ -24,6 +26,24 @@ func TestScreenshots(t *testing.T) {
 	now := b.clock.Now().Truncate(time.Second)
 	b.insertCall(t, b.acme, "a84b4c76e66710@pbx.acme.example", now.Add(-2*time.Hour), 200)
 	b.insertCall(t, b.beta, "77f1-busy@beta", now.Add(-time.Hour), 486)
+	// The nodes page with a node whose auth key is mistyped, one that is
+	// fine, and an ingest process that is behind.
+	for _, n := range []tenant.NewNode{{CaptureID: 2001, Name: "proxy-a", AuthKey: "k3y"}, {CaptureID: 2002, Name: "proxy-b"}} {
+		if _, err := b.tenants.AddNode(t.Context(), b.acme.ID, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.tenants.RecordNodeStats(t.Context(), []tenant.NodeStat{
+		{TenantID: b.acme.ID, CaptureID: 2001, Minute: now, Outcome: "bad_auth_key", Packets: 5321, LastSeen: now.Add(-2 * time.Second)},
+		{TenantID: b.acme.ID, CaptureID: 2002, Minute: now, Outcome: tenant.OutcomeAccepted, Packets: 118230, LastSeen: now.Add(-time.Second)},
+		{TenantID: b.acme.ID, CaptureID: 2002, Minute: now, Outcome: "queue_full", Packets: 12, LastSeen: now.Add(-40 * time.Second)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.tenants.ReportIngestStatus(t.Context(), tenant.IngestStatus{Instance: "ingest-1 0.0.0.0:9060", StartedAt: now,
+		LagSeconds: 41, BacklogBytes: 734_000_000, SpoolBytes: 700_000_000, Trend: tenant.CatchingUp}); err != nil {
+		t.Fatal(err)
+	}
 	br := b.MustAdminBrowser(t)
 	br.post("/tenants/beta/aliases", url.Values{"aliases": {"10.0.0.1 = PBX\n192.0.2.7:5060 = Carrier SBC"}})
 	br.post("/admins", url.Values{"email": {"night@example.com"}, "password": {"night shift password"}})

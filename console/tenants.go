@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -111,6 +112,7 @@ type TenantProps struct {
 	Chrome
 	Tenant   tenant.Tenant
 	Nodes    []tenant.Node
+	Health   NodeHealth
 	Settings SettingsForm
 	Errors   map[string]string
 	Notice   string
@@ -162,11 +164,15 @@ func (s *Server) renderTenant(c echo.Context, status int, t tenant.Tenant, f Set
 	if err != nil {
 		return err
 	}
+	health := NodeHealth{Now: s.now()}
+	if health.ByNode, err = s.tenants.NodeHealth(ctx(c), t.ID, health.Now.Add(-time.Hour)); err != nil {
+		return err
+	}
 	if errs == nil {
 		errs = map[string]string{}
 	}
 	return s.render(c, status, TenantPage(TenantProps{Chrome: s.page(c, "Tenant "+t.Slug, "tenants"),
-		Tenant: t, Nodes: nodes, Settings: f, Errors: errs, Notice: notice}))
+		Tenant: t, Nodes: nodes, Health: health, Settings: f, Errors: errs, Notice: notice}))
 }
 
 func (s *Server) setStatus(c echo.Context) error {

@@ -766,7 +766,7 @@ func TenantPage(p TenantProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = nodeTable(p.Chrome, p.Nodes, false).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = nodeTable(p.Chrome, p.Nodes, p.Health, false).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -15,6 +15,29 @@ import (
 type batch struct {
 	id   [16]byte
 	rows []*row
+
+	// oldest is the earliest receive time (unix µs) of its rows: how far
+	// behind PostgreSQL ingest is while this batch waits.
+	oldest int64
+	// seg is the spool segment the batch was read from (0: formed in
+	// memory); order is its place in the write order, fixed when it is
+	// first handed to a copier (0: not yet).
+	seg   uint64
+	order uint64
+}
+
+// add appends r.
+func (b *batch) add(r *row) {
+	if len(b.rows) == 0 || r.receivedAt < b.oldest {
+		b.oldest = r.receivedAt
+	}
+	b.rows = append(b.rows, r)
+}
+
+// reset empties b for reuse.
+func (b *batch) reset() {
+	b.rows = b.rows[:0]
+	b.oldest, b.seg, b.order = 0, 0, 0
 }
 
 // newBatchID returns a random (version 4) UUID.
@@ -37,7 +60,22 @@ func newBatchID() [16]byte {
 //	captured at i64 | received at i64 (unix µs)
 //	src: addr [16] | addr kind u8 (0 none, 4, 6) | port u16 ; dst the same
 //	field ends [13]u32 | buf (last field end bytes)
-const rowFixed = 4 + 2 + 4 + 4 + 8 + 8 + 8 + 2*(16+1+2) + 4*nFields
+const (
+	batchHeader = 16 + 4
+	rowFixed    = 4 + 2 + 4 + 4 + 8 + 8 + 8 + 2*(16+1+2) + 4*nFields
+	// rowReceivedAt is where a row's receive time sits in its fixed part.
+	rowReceivedAt = 30
+)
+
+// batchOldest reads the receive time of the first row of the spool form p,
+// which may be cut after that row's fixed part. Rows of a batch are in
+// arrival order, so the first is the oldest (within the readers' jitter).
+func batchOldest(p []byte) (int64, bool) {
+	if len(p) < batchHeader+rowReceivedAt+8 || binary.BigEndian.Uint32(p[16:]) == 0 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(p[batchHeader+rowReceivedAt:])), true
+}
 
 func appendAddrPort(b []byte, ap netip.AddrPort) []byte {
 	a := ap.Addr()
@@ -104,26 +142,35 @@ func (b *batch) encode(dst []byte) []byte {
 
 var errBadBatch = errors.New("ingest: malformed spooled batch")
 
-// decodeBatch parses the spool form of a batch. The record's checksum was
-// verified, so an error here means a bug or a format change: the caller
-// counts it as corruption.
-func decodeBatch(p []byte) (*batch, error) {
-	if len(p) < 20 {
-		return nil, fmt.Errorf("%w: %d bytes", errBadBatch, len(p))
+// decodeBatch parses the spool form of a batch into b, its rows taken
+// from the pool (on error, b's rows are returned to it). The record's
+// checksum was verified, so an error here means a bug or a format change:
+// the caller counts it as corruption.
+func decodeBatch(p []byte, b *batch) (err error) {
+	if len(p) < batchHeader {
+		return fmt.Errorf("%w: %d bytes", errBadBatch, len(p))
 	}
-	b := &batch{}
 	copy(b.id[:], p)
 	n := binary.BigEndian.Uint32(p[16:])
-	p = p[20:]
+	p = p[batchHeader:]
 	if uint64(n)*rowFixed > uint64(len(p)) {
-		return nil, fmt.Errorf("%w: %d rows in %d bytes", errBadBatch, n, len(p))
+		return fmt.Errorf("%w: %d rows in %d bytes", errBadBatch, n, len(p))
 	}
-	b.rows = make([]*row, 0, n)
+	defer func() {
+		if err != nil {
+			for _, r := range b.rows {
+				putRow(r)
+			}
+			b.reset()
+		}
+	}()
 	for i := uint32(0); i < n; i++ {
 		if len(p) < rowFixed {
-			return nil, fmt.Errorf("%w: row %d truncated", errBadBatch, i)
+			return fmt.Errorf("%w: row %d truncated", errBadBatch, i)
 		}
-		r := &row{kind: p[0], payloadType: p[1], protocol: p[2]}
+		r := getRow()
+		b.rows = append(b.rows, r) // on error, returned to the pool with the others
+		r.kind, r.payloadType, r.protocol = p[0], p[1], p[2]
 		flags := p[3]
 		r.hasSDP, r.hasStatus, r.hasCSeq = flags&1 != 0, flags&2 != 0, flags&4 != 0
 		r.status = int16(binary.BigEndian.Uint16(p[4:]))
@@ -131,7 +178,10 @@ func decodeBatch(p []byte) (*batch, error) {
 		r.captureID = binary.BigEndian.Uint32(p[10:])
 		r.tenantID = int64(binary.BigEndian.Uint64(p[14:]))
 		r.capturedAt = int64(binary.BigEndian.Uint64(p[22:]))
-		r.receivedAt = int64(binary.BigEndian.Uint64(p[30:]))
+		r.receivedAt = int64(binary.BigEndian.Uint64(p[rowReceivedAt:]))
+		if i == 0 || r.receivedAt < b.oldest {
+			b.oldest = r.receivedAt
+		}
 		r.src = readAddrPort(p[38:])
 		r.dst = readAddrPort(p[57:])
 		off := 76
@@ -139,21 +189,21 @@ func decodeBatch(p []byte) (*batch, error) {
 		for j := range r.end {
 			r.end[j] = binary.BigEndian.Uint32(p[off:])
 			if r.end[j] < prev {
-				return nil, fmt.Errorf("%w: row %d field offsets", errBadBatch, i)
+				return fmt.Errorf("%w: row %d field offsets", errBadBatch, i)
 			}
 			prev = r.end[j]
 			off += 4
 		}
 		p = p[rowFixed:]
 		if uint64(prev) > uint64(len(p)) || (r.kind != kindSIP && r.kind != kindEvent) {
-			return nil, fmt.Errorf("%w: row %d body", errBadBatch, i)
+			return fmt.Errorf("%w: row %d body", errBadBatch, i)
 		}
-		r.buf = append([]byte(nil), p[:prev]...)
+		r.fit(int(prev))
+		r.buf = append(r.buf[:0], p[:prev]...)
 		p = p[prev:]
-		b.rows = append(b.rows, r)
 	}
 	if len(p) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", errBadBatch, len(p))
+		return fmt.Errorf("%w: %d trailing bytes", errBadBatch, len(p))
 	}
-	return b, nil
+	return nil
 }

@@ -16,7 +16,7 @@ import (
 // queue and the database.
 func BenchmarkPacketPath(b *testing.B) {
 	zero := func() float64 { return 0 }
-	m, err := newMetrics(prometheus.NewRegistry(), zero, zero, zero)
+	m, err := newMetrics(prometheus.NewRegistry(), gauges{zero, zero, zero, zero, zero})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func BenchmarkPacketPath(b *testing.B) {
 	s.nodes = newResolver(nil, m.acceptedByTenant)
 	nm := nodeMap{2001: {node: tenant.Node{TenantID: 1, CaptureID: 2001, AuthKeyHash: tenant.HashAuthKey("k"),
 		AllowedCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, active: true,
-		accepted: m.acceptedByTenant.WithLabelValues("acme")}}
+		accepted: m.acceptedByTenant.WithLabelValues("acme"), stats: &nodeStats{tenantID: 1, captureID: 2001}}}
 	s.nodes.nodes.Store(&nm)
 	p := sipPacket(2001, MustFixture(b, "invite.sip"))
 	p.AuthKey = []byte("k")

@@ -16,12 +16,17 @@ type Config struct {
 	HEPAddr string
 	// TLSAddr enables HEP over TLS with the certificate and key files;
 	// TLSClientCA, when set, requires client certificates signed by it
-	// (mutual TLS).
+	// (mutual TLS). Without it a client certificate is optional; either
+	// way a node bound to a certificate's fingerprint accepts packets
+	// only over TLS from that certificate.
 	TLSAddr, TLSCert, TLSKey, TLSClientCA string
 
 	// UDPReadBuffer is the UDP socket receive buffer in bytes (default
-	// 32 MiB). SO_RCVBUFFORCE is tried first, then SO_RCVBUF, which the
-	// kernel caps at net.core.rmem_max (a warning says so).
+	// 128 MiB: the kernel counts ~2 KiB per datagram, so about a second of
+	// 60,000 messages/s while the readers do not get a CPU, as on a box
+	// with one of two cores busy elsewhere). SO_RCVBUFFORCE is tried
+	// first, then SO_RCVBUF, which the kernel caps at net.core.rmem_max (a
+	// warning says so).
 	UDPReadBuffer int
 
 	// BatchSize is the most rows one COPY transaction writes (default
@@ -30,23 +35,27 @@ type Config struct {
 	BatchSize     int
 	FlushInterval time.Duration
 	// QueueBytes bounds the memory held by accepted rows not yet written
-	// or spooled — queued, being batched, or in a COPY in flight (default
-	// 64 MiB, about a second at 60,000 messages/s). It is what caps the
-	// process's memory under load. When it is reached, UDP packets are
-	// dropped, counted as "queue_full"; TCP and TLS readers wait, so the
-	// sender's TCP window carries the back-pressure and nothing it sent is
-	// dropped. QueueSize bounds the same queue in rows (default 200000).
+	// or spooled — queued, being batched, in a COPY in flight, or read
+	// back from the spool (default 64 MiB, about a second at 60,000
+	// messages/s). It is what caps the process's memory under load. Past
+	// half of it, new batches are spilled to the spool. When it is reached
+	// (the spool is full, or the disk slower than the traffic), UDP
+	// packets are dropped, counted as "spool_full" or "queue_full"; TCP
+	// and TLS readers wait, so the sender's TCP window carries the
+	// back-pressure and nothing it sent is dropped. QueueSize bounds the
+	// same queue in rows (default 200000).
 	QueueBytes int64
 	QueueSize  int
 	// Writers is the number of COPY transactions in flight at once, each on
-	// its own connection (default 2), while the spool is empty; with
-	// anything spooled, one writer replays in order. The owner pool must
-	// allow this many connections besides the upkeep's one.
+	// its own connection (default 2); they commit in the order their
+	// batches were formed. The owner pool must allow this many connections
+	// besides the upkeep's one.
 	Writers int
 
-	// SpoolDir keeps batches PostgreSQL could not take (required);
-	// SpoolMaxBytes bounds it (default 1 GiB) — beyond it batches are
-	// dropped, counted as "spool_full".
+	// SpoolDir keeps batches PostgreSQL could not take yet (required);
+	// SpoolMaxBytes bounds it (default 4 GiB, about a minute of 60,000
+	// messages/s): beyond it memory holds what the spool refuses, then
+	// datagrams are dropped, counted as "spool_full".
 	SpoolDir      string
 	SpoolMaxBytes int64
 
@@ -64,18 +73,29 @@ type Config struct {
 	// UDPReaders is the number of goroutines reading the UDP socket
 	// (default 2).
 	UDPReaders int
-	// MaxStreamConns bounds concurrent TCP plus TLS connections (default 1024).
-	MaxStreamConns int
-	// StreamIdleTimeout closes a TCP/TLS connection that sends nothing for
-	// this long (default 10m); StreamStallTimeout one that stops in the
-	// middle of a packet (default 15s).
-	StreamIdleTimeout, StreamStallTimeout time.Duration
+	// MaxStreamConns bounds concurrent TCP plus TLS connections (default
+	// 1024); MaxConnsPerSource bounds those from one source address
+	// (default 64), so that one sender cannot take every slot.
+	MaxStreamConns, MaxConnsPerSource int
+	// StreamFirstPacketTimeout closes a TCP/TLS connection that has not
+	// sent a decodable HEP packet this long after it was accepted, TLS
+	// handshake included (default 5s). StreamIdleTimeout closes one that
+	// sends nothing for this long between packets (default 2m);
+	// StreamStallTimeout one that stops in the middle of a packet (default
+	// 15s).
+	StreamFirstPacketTimeout, StreamIdleTimeout, StreamStallTimeout time.Duration
 	// ShutdownTimeout bounds the drain after the context of Run ends
 	// (default 15s): what cannot be written by then is spooled.
 	ShutdownTimeout time.Duration
 	// UnclaimedFlush is how often unknown capture IDs are reported to the
 	// tenant store (default 3s).
 	UnclaimedFlush time.Duration
+	// HealthFlush is how often each node's counts and this process's lag
+	// are written to PostgreSQL (default 5s).
+	HealthFlush time.Duration
+	// Instance names this process in the lag status (default: the host
+	// name and the bound HEP address).
+	Instance string
 	// RetryInterval is how long the writer waits before trying PostgreSQL
 	// again after a failure (default 1s).
 	RetryInterval time.Duration
@@ -92,24 +112,27 @@ func (c *Config) setDefaults() {
 			*v = d
 		}
 	}
-	def(&c.UDPReadBuffer, 32<<20)
+	def(&c.UDPReadBuffer, 128<<20)
 	def(&c.BatchSize, 5000)
 	def(&c.QueueSize, 200000)
 	def(&c.UDPReaders, 2)
 	def(&c.Writers, 2)
 	def(&c.MaxStreamConns, 1024)
+	def(&c.MaxConnsPerSource, 64)
 	defDur(&c.FlushInterval, 200*time.Millisecond)
 	defDur(&c.NodeRefresh, 2*time.Second)
-	defDur(&c.StreamIdleTimeout, 10*time.Minute)
+	defDur(&c.StreamFirstPacketTimeout, 5*time.Second)
+	defDur(&c.StreamIdleTimeout, 2*time.Minute)
 	defDur(&c.StreamStallTimeout, 15*time.Second)
 	defDur(&c.ShutdownTimeout, 15*time.Second)
 	defDur(&c.UnclaimedFlush, 3*time.Second)
+	defDur(&c.HealthFlush, 5*time.Second)
 	defDur(&c.RetryInterval, time.Second)
 	if c.QueueBytes <= 0 {
 		c.QueueBytes = 64 << 20
 	}
 	if c.SpoolMaxBytes <= 0 {
-		c.SpoolMaxBytes = 1 << 30
+		c.SpoolMaxBytes = 4 << 30
 	}
 	if c.CorrelationHeaders == nil {
 		c.CorrelationHeaders = sip.DefaultCorrelationHeaders

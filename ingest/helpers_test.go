@@ -3,13 +3,14 @@ package ingest
 import (
 	"context"
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,8 +72,14 @@ func setup(t *testing.T, mods ...func(*Config)) *bundle {
 // start runs a Server over d with cfg until the test ends (or stop).
 func start(t *testing.T, d *db.DB, cfg Config) *bundle {
 	t.Helper()
+	return startLogged(t, d, cfg, testLogger(t))
+}
+
+// startLogged is start with the server's log going to log.
+func startLogged(t *testing.T, d *db.DB, cfg Config, log *slog.Logger) *bundle {
+	t.Helper()
 	b := &bundle{t: t, db: d, store: tenantdb.NewStore(d), cfg: cfg}
-	srv, err := New(cfg, d, b.store, prometheus.NewRegistry(), testLogger(t))
+	srv, err := New(cfg, d, b.store, prometheus.NewRegistry(), log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -113,6 +120,77 @@ func counterValue(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// stallWriters holds a SHARE lock on ingest_batches, which stops every
+// batch write at its first statement, until release is called (at the
+// latest when the test ends).
+func stallWriters(tb testing.TB, d *db.DB) (release func()) {
+	tb.Helper()
+	ctx := context.Background()
+	tx, err := d.Owner().Begin(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE ingest_batches IN SHARE MODE`); err != nil {
+		tx.Rollback(ctx)
+		tb.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			if err := tx.Rollback(ctx); err != nil {
+				tb.Error(err)
+			}
+		})
+	}
+	tb.Cleanup(release)
+	return release
+}
+
+// logBuffer is a log destination a test reads while the server writes.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// lines returns the log lines that contain every one of parts.
+func (l *logBuffer) lines(parts ...string) []string {
+	var out []string
+	for _, line := range strings.Split(l.String(), "\n") {
+		ok := line != ""
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds, failing with what after timeout.
+func waitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitDropped polls until at least n drops of reason were counted.
@@ -261,6 +339,9 @@ func waitCount(tb testing.TB, d *db.DB, want int, timeout time.Duration, sql str
 type proxy struct {
 	ln     net.Listener
 	target string
+	// delay, when set, holds every chunk of traffic back this long in
+	// both directions: a PostgreSQL that answers, slowly.
+	delay atomic.Int64
 
 	mu    sync.Mutex
 	up    bool
@@ -310,10 +391,32 @@ func (p *proxy) serve() {
 		p.conns[c], p.conns[s] = struct{}{}, struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go func() { defer p.wg.Done(); io.Copy(s, c); s.Close(); c.Close() }()
-		go func() { defer p.wg.Done(); io.Copy(c, s); s.Close(); c.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(s, c); s.Close(); c.Close() }()
+		go func() { defer p.wg.Done(); p.pipe(c, s); s.Close(); c.Close() }()
 	}
 }
+
+// pipe copies src to dst, each chunk after the proxy's delay.
+func (p *proxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.delay.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// slow makes every chunk of traffic wait d (0: none).
+func (p *proxy) slow(d time.Duration) { p.delay.Store(int64(d)) }
 
 // cut drops every proxied connection and refuses new ones.
 func (p *proxy) cut() {

@@ -7,11 +7,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -215,6 +218,68 @@ func TestTLS(t *testing.T) {
 	})
 }
 
+// A node bound to a client certificate takes packets over TLS from that
+// certificate only: another certificate, no certificate, plain TCP and UDP
+// are dropped as wrong_certificate, with and without a client CA.
+func TestCertificateBoundNode(t *testing.T) {
+	dir := t.TempDir()
+	srvCert, srvKey := MustCert(t, dir, "server")
+	goodCert, goodKey := MustCert(t, dir, "agent")
+	otherCert, otherKey := MustCert(t, dir, "other")
+	rootPEM, _ := os.ReadFile(srvCert)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(rootPEM)
+	bothCAs := filepath.Join(dir, "clients.pem")
+	g, _ := os.ReadFile(goodCert)
+	o, _ := os.ReadFile(otherCert)
+	os.WriteFile(bothCAs, append(g, o...), 0o600)
+
+	clientConf := func(certFile, keyFile string) *tls.Config {
+		c := &tls.Config{RootCAs: roots}
+		if certFile != "" {
+			pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Certificates = []tls.Certificate{pair}
+		}
+		return c
+	}
+	block, _ := pem.Decode(g)
+	sum := sha256.Sum256(block.Bytes)
+
+	for _, tc := range []struct{ name, clientCA string }{{"PinnedOnly", ""}, {"WithClientCA", bothCAs}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t, func(c *Config) {
+				c.TLSAddr, c.TLSCert, c.TLSKey, c.TLSClientCA = "127.0.0.1:0", srvCert, srvKey, tc.clientCA
+			})
+			acme := MustTenant(t, b.store, "acme")
+			MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 1, CertSHA256: hex.EncodeToString(sum[:])})
+			MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 2}) // not bound
+			b.srv.nodes.refresh(context.Background(), true)
+			pkt := func(id uint32, callID string) []byte { return sipPacket(id, withCallID(t, callID)).AppendV3(nil) }
+
+			sendStream(t, b.tls, clientConf(goodCert, goodKey), pkt(1, "bound-ok@x"))
+			waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'bound-ok@x'`)
+
+			sendStream(t, b.tls, clientConf(otherCert, otherKey), pkt(1, "other-cert@x"), pkt(2, "unbound-other@x"))
+			sendStream(t, b.tcp, nil, pkt(1, "plain-tcp@x"))
+			sendUDP(t, b.udp, pkt(1, "plain-udp@x"))
+			want := 3.0
+			if tc.clientCA == "" {
+				sendStream(t, b.tls, clientConf("", ""), pkt(1, "no-cert@x"))
+				want++
+			}
+			b.waitDropped(reasonWrongCert, want)
+			// The node that is not bound takes the other certificate's packet.
+			waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'unbound-other@x'`)
+			if n := count(t, b.db, `SELECT count(*) FROM sip_messages WHERE capture_id = 1 AND call_id <> 'bound-ok@x'`); n != 0 {
+				t.Errorf("%d rows stored for the bound node from elsewhere", n)
+			}
+		})
+	}
+}
+
 func TestListenErrors(t *testing.T) {
 	b, _ := hostileSetup(t)
 	cfg := testConfig(t)
@@ -228,5 +293,95 @@ func TestListenErrors(t *testing.T) {
 	}
 	if _, err := New(Config{HEPAddr: ":0"}, b.db, b.store, nil, nil); err == nil {
 		t.Fatal("New without a spool dir succeeded")
+	}
+}
+
+// One address holding 1,030 idle connections (more than the global cap of
+// 1,024) cannot shut a real agent out: beyond its per-source share its
+// connections are closed at once, the agent's connection from another
+// address is served and its packets stored, and the idle ones are closed
+// once they have sent no HEP within the first-packet timeout.
+func TestStreamExhaustion(t *testing.T) {
+	const firstPacket = 3 * time.Second
+	b, _ := hostileSetup(t, func(c *Config) { c.StreamFirstPacketTimeout = firstPacket })
+	const idle = 1030
+	conns := make([]net.Conn, 0, idle)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	dialStart := time.Now()
+	for range idle {
+		c, err := net.Dial("tcp", b.tcp.String())
+		if err != nil {
+			t.Fatalf("after %d connections: %v", len(conns), err)
+		}
+		conns = append(conns, c)
+	}
+	// The agent speaks from 127.0.0.2 (all of 127/8 is this host).
+	agent, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", b.tcp.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent@x")).AppendV3(nil)); err != nil {
+		t.Fatalf("agent write: %v", err)
+	}
+	dialed := time.Since(dialStart)
+	waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'agent@x'`)
+	// Exact when every idle connection was made before the first ones
+	// timed out (a loaded box may take longer: then slots freed meanwhile).
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != idle-64 && dialed < firstPacket {
+		t.Errorf("%v connections refused for their source, want %d", got, idle-64)
+	}
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("global")); got != 0 {
+		t.Errorf("%v connections refused by the global cap", got)
+	}
+
+	// Every idle connection is closed: at once beyond the share, after the
+	// first-packet timeout within it.
+	deadline := time.Now().Add(firstPacket + 5*time.Second)
+	closed := 0
+	for _, c := range conns {
+		c.SetReadDeadline(deadline)
+		if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			closed++
+		}
+	}
+	if closed != idle {
+		t.Errorf("%d of %d idle connections closed by the first-packet timeout", closed, idle)
+	}
+	// The agent, which sent HEP, is still connected and served.
+	if _, err := agent.Write(sipPacket(1, withCallID(t, "agent-later@x")).AppendV3(nil)); err != nil {
+		t.Fatalf("agent write after the idle ones were closed: %v", err)
+	}
+	waitCount(t, b.db, 1, 10*time.Second, `SELECT count(*) FROM sip_messages WHERE call_id = 'agent-later@x'`)
+}
+
+// The global cap still bounds connections spread over many addresses.
+func TestStreamGlobalCap(t *testing.T) {
+	b, _ := hostileSetup(t, func(c *Config) { c.MaxStreamConns, c.MaxConnsPerSource = 6, 4 })
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 3 {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(i+1))}}
+		for range 3 {
+			c, err := d.Dial("tcp", b.tcp.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+	}
+	waitFor(t, 5*time.Second, "the global cap refused nothing", func() bool {
+		return counterValue(b.srv.m.streamsRefused.WithLabelValues("global")) == 3
+	})
+	if got := counterValue(b.srv.m.streamsRefused.WithLabelValues("per_source")); got != 0 {
+		t.Errorf("%v refused per source, want 0", got)
 	}
 }

@@ -3,12 +3,16 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/callscope/callscope/db/dbtest"
 	"github.com/callscope/callscope/hep"
 	"github.com/callscope/callscope/tenant"
 )
@@ -222,6 +226,47 @@ func TestNodeAddedWhileRunning(t *testing.T) {
 	}
 }
 
+// An unknown capture ID is listed until it is claimed, and stays off the
+// list although ingest keeps reporting it until its node map catches up.
+func TestUnclaimedUntilClaimed(t *testing.T) {
+	b := setup(t, func(c *Config) { c.NodeRefresh = time.Second })
+	acme := MustTenant(t, b.store, "acme")
+	pkt := sipPacket(4343, withCallID(t, "unclaimed@x")).AppendV3(nil)
+	listed := func() bool {
+		un, err := b.store.ListUnclaimed(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range un {
+			if u.CaptureID == 4343 {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("unknown capture ID 4343 never listed")
+		}
+		sendUDP(t, b.udp, pkt)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 4343})
+	// Keep sending across the node map refresh and several unclaimed flushes.
+	for end := time.Now().Add(3 * b.cfg.NodeRefresh); time.Now().Before(end); {
+		sendUDP(t, b.udp, pkt)
+		if listed() {
+			t.Fatal("capture ID 4343 listed as unclaimed after it was claimed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(t, b.db, `SELECT count(*) FROM sip_messages WHERE call_id = 'unclaimed@x'`); n == 0 {
+		t.Error("nothing stored from the claimed node")
+	}
+}
+
 func TestTenantIsolation(t *testing.T) {
 	b := setup(t)
 	ta := MustTenant(t, b.store, "tenant-a")
@@ -303,5 +348,106 @@ func TestNodeNameFallback(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s (capture %d, agent name %q): node_name %q, want %q", tc.callID, tc.captureID, tc.agent, got, tc.want)
 		}
+	}
+}
+
+// Each node's accepted packets and drops by reason reach its health in
+// PostgreSQL, summed per minute; a wrong auth key (or source) is also
+// logged, once a minute per node, with the capture ID and the sender.
+func TestNodeHealthAndRefusals(t *testing.T) {
+	var logs logBuffer
+	cfg := testConfig(t)
+	cfg.HealthFlush = 100 * time.Millisecond
+	b := startLogged(t, dbtest.New(t), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 21, AuthKey: "right", CIDRs: []string{"127.0.0.0/8"}})
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 22, CIDRs: []string{"10.9.0.0/16"}})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	keyed := func(key, callID string) []byte {
+		p := sipPacket(21, withCallID(t, callID))
+		p.AuthKey = []byte(key)
+		return p.AppendV3(nil)
+	}
+	for i := range 3 {
+		sendUDP(t, b.udp, keyed("right", fmt.Sprintf("ok-%d@x", i)))
+	}
+	for i := range 5 {
+		sendUDP(t, b.udp, keyed("typo", fmt.Sprintf("typo-%d@x", i)))
+	}
+	sendStream(t, b.tcp, nil, sipPacket(22, withCallID(t, "elsewhere-1@x")).AppendV3(nil), sipPacket(22, withCallID(t, "elsewhere-2@x")).AppendV3(nil))
+
+	var h map[tenant.NodeKey]tenant.NodeHealth
+	waitFor(t, 10*time.Second, "node health not reported", func() bool {
+		var err error
+		if h, err = b.store.NodeHealth(context.Background(), acme.ID, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		n21, n22 := h[tenant.NodeKey{TenantID: acme.ID, CaptureID: 21}], h[tenant.NodeKey{TenantID: acme.ID, CaptureID: 22}]
+		return n21.Accepted == 3 && n21.Dropped[reasonBadAuthKey] == 5 && n22.Dropped[reasonSourceNotAllowed] == 2
+	})
+	if n21 := h[tenant.NodeKey{TenantID: acme.ID, CaptureID: 21}]; time.Since(n21.LastPacket) > time.Minute || len(n21.Dropped) != 1 {
+		t.Errorf("node 21: %+v", n21)
+	}
+	if got := logs.lines("wrong or missing auth key", "capture_id=21", "tenant=acme", "source=127.0.0.1", "reason=bad_auth_key"); len(got) != 1 {
+		t.Errorf("want one rate-limited line for the wrong auth key, got %d:\n%s", len(got), logs.String())
+	}
+	if got := logs.lines("outside the node's allowed networks", "capture_id=22", "source=127.0.0.1"); len(got) != 1 {
+		t.Errorf("want one line for the source outside the CIDR, got %d:\n%s", len(got), logs.String())
+	}
+	if strings.Contains(logs.String(), "typo") {
+		t.Error("the log shows the wrong auth key itself")
+	}
+}
+
+// How far behind PostgreSQL ingest is shows on its metric, in a log line
+// and in the status `node list` reads, while /readyz would still say ready:
+// the writers are stalled (a SHARE lock on ingest_batches), not refused.
+func TestLagVisible(t *testing.T) {
+	var logs logBuffer
+	cfg := testConfig(t)
+	cfg.HealthFlush = 200 * time.Millisecond
+	cfg.Instance = "test-ingest"
+	b := startLogged(t, dbtest.New(t), cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	acme := MustTenant(t, b.store, "acme")
+	MustNode(t, b.store, acme.ID, tenant.NewNode{CaptureID: 5})
+	b.srv.nodes.refresh(context.Background(), true)
+
+	ctx := context.Background()
+	release := stallWriters(t, b.db)
+	for i := range 50 {
+		sendUDP(t, b.udp, sipPacket(5, withCallID(t, fmt.Sprintf("lag-%d@x", i))).AppendV3(nil))
+	}
+	status := func() tenant.IngestStatus {
+		sts, err := b.store.IngestStatuses(ctx)
+		if err != nil || len(sts) > 1 || len(sts) == 1 && sts[0].Instance != "test-ingest" {
+			t.Fatalf("statuses %+v, %v", sts, err)
+		}
+		if len(sts) == 0 {
+			return tenant.IngestStatus{} // not reported yet
+		}
+		return sts[0]
+	}
+	waitFor(t, 15*time.Second, "status never said behind", func() bool {
+		st := status()
+		return st.Trend != tenant.CaughtUp && st.LagSeconds >= 5 && st.BacklogBytes > 0
+	})
+	if lag := b.srv.lag(time.Now()); lag < 5*time.Second {
+		t.Errorf("lag metric %s", lag)
+	}
+	if len(logs.lines("ingest: behind by ", "MB waiting)", "lag_seconds=")) == 0 {
+		t.Errorf("no \"behind by\" line:\n%s", logs.String())
+	}
+	if err := b.db.Ping(ctx); err != nil {
+		t.Fatalf("PostgreSQL does not answer the readiness ping: %v", err)
+	}
+
+	release()
+	waitFor(t, 10*time.Second, "status never caught up", func() bool { return status().Trend == tenant.CaughtUp })
+	if len(logs.lines("ingest: caught up", "was_behind_for=")) != 1 {
+		t.Errorf("no \"caught up\" line:\n%s", logs.String())
+	}
+	if lag := b.srv.lag(time.Now()); lag > time.Second {
+		t.Errorf("lag %s after catching up", lag)
 	}
 }

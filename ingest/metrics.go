@@ -11,6 +11,7 @@ const (
 	reasonUnknownNode      = "unknown_node"
 	reasonBadAuthKey       = "bad_auth_key"
 	reasonSourceNotAllowed = "source_not_allowed"
+	reasonWrongCert        = "wrong_certificate"
 	reasonTenantSuspended  = "tenant_suspended"
 	reasonSIPMalformed     = "sip_malformed"
 	reasonUnsupported      = "unsupported_payload"
@@ -18,6 +19,7 @@ const (
 	reasonSpoolFull        = "spool_full"
 	reasonDuplicate        = "duplicate"
 	reasonSpoolCorrupt     = "spool_corrupt"
+	reasonWriteRefused     = "write_refused"
 	reasonStreamBadFraming = "stream_bad_framing"
 )
 
@@ -46,9 +48,15 @@ type metrics struct {
 	rowsWritten      *prometheus.CounterVec
 	spoolBatches     *prometheus.CounterVec
 	writeErrors      prometheus.Counter
+	streamsRefused   *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes func() float64) (*metrics, error) {
+// gauges are the values the metrics read from the server when scraped.
+type gauges struct {
+	queueDepth, queueBytes, spoolBytes, lagSeconds, backlogBytes func() float64
+}
+
+func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 	packets := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callscope_ingest_packets_total",
 		Help: "HEP packets received, by transport and HEP version (0: not decodable).",
@@ -88,33 +96,45 @@ func newMetrics(reg prometheus.Registerer, queueDepth, queueBytes, spoolBytes fu
 		}, []string{"event"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "callscope_ingest_write_errors_total",
-			Help: "Failed batch writes (the batch went to the spool).",
+			Help: "Failed batch writes (the batch is written again, in order, after the retry interval).",
 		}),
+		streamsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "callscope_ingest_connections_refused_total",
+			Help: "TCP/TLS connections closed at once, by limit reached: per_source or global.",
+		}, []string{"limit"}),
 	}
 	for t, tr := range transports {
 		for v := range 4 {
 			m.packets[t][v] = packets.WithLabelValues(tr, fmt.Sprint(v))
 		}
 	}
-	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed,
+	for _, r := range append([]string{reasonUnknownNode, reasonBadAuthKey, reasonSourceNotAllowed, reasonWrongCert,
 		reasonTenantSuspended, reasonSIPMalformed, reasonUnsupported, reasonQueueFull, reasonSpoolFull,
-		reasonDuplicate, reasonSpoolCorrupt, reasonStreamBadFraming}, hepReasons...) {
+		reasonDuplicate, reasonSpoolCorrupt, reasonWriteRefused, reasonStreamBadFraming}, hepReasons...) {
 		m.dropped[r] = dropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{packets, accepted, dropped, m.acceptedByTenant, m.batchSize,
-		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors,
+		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors, m.streamsRefused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_depth",
 			Help: "Rows waiting in memory for the writer.",
-		}, queueDepth),
+		}, g.queueDepth),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_bytes",
 			Help: "Memory held by accepted rows not yet written or spooled (bounded by the queue's byte limit).",
-		}, queueBytes),
+		}, g.queueBytes),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_spool_bytes",
 			Help: "Bytes of batches waiting in the disk spool.",
-		}, spoolBytes),
+		}, g.spoolBytes),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_lag_seconds",
+			Help: "How far behind PostgreSQL ingest is: age of the oldest accepted message not written yet (0 when none waits).",
+		}, g.lagSeconds),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "callscope_ingest_backlog_bytes",
+			Help: "Accepted messages waiting to be written, in memory and in the spool.",
+		}, g.backlogBytes),
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

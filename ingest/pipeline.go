@@ -16,9 +16,15 @@ import (
 type handler struct {
 	s         *Server
 	transport int
-	dec       hep.Decoder
-	pkt       hep.Packet
-	msg       sip.Message
+	// cert is the SHA-256 of the TLS client certificate of the connection
+	// (nil over UDP and TCP, or when the client sent none).
+	cert []byte
+	// decoded counts the packets that decoded as HEP: a stream that sent
+	// none is not a capture agent.
+	decoded uint64
+	dec     hep.Decoder
+	pkt     hep.Packet
+	msg     sip.Message
 }
 
 func (s *Server) newHandler(transport int) *handler {
@@ -31,12 +37,42 @@ func (h *handler) handle(b []byte, sender netip.AddrPort, now time.Time) {
 	r, e, reason := h.build(b, sender, now)
 	if r == nil {
 		h.s.m.drop(reason)
+		if e != nil {
+			e.stats.count(outcomeIndex[reason], now.UnixMicro())
+			if refusals[reason] != "" {
+				h.s.logRefusal(e, reason, sender, now)
+			}
+		}
 		return
 	}
 	h.s.enqueue(r, e, h.transport != trUDP)
 }
 
-// build turns b into a row and names its node, or returns the drop reason.
+// refusals are the drops that say a capture agent is misconfigured, or
+// someone speaks for a node it is not: logged, at most once a minute per
+// node, so that a mistyped auth key does not look like "no traffic".
+var refusals = map[string]string{
+	reasonBadAuthKey:       "ingest: HEP packets with a wrong or missing auth key dropped",
+	reasonSourceNotAllowed: "ingest: HEP packets from a source outside the node's allowed networks dropped",
+	reasonWrongCert:        "ingest: HEP packets not sent over TLS with the node's client certificate dropped",
+}
+
+// logRefusal logs a refused packet of node e, at most once a minute per
+// node, with how many were refused since the last line.
+func (s *Server) logRefusal(e *nodeEntry, reason string, from netip.AddrPort, now time.Time) {
+	st := e.stats
+	sec := now.Unix()
+	last := st.logged.Load()
+	if sec-last < 60 || !st.logged.CompareAndSwap(last, sec) {
+		st.held.Add(1)
+		return
+	}
+	s.log.Warn(refusals[reason], "capture_id", e.node.CaptureID, "tenant", e.node.TenantSlug,
+		"source", from.Addr().Unmap().String(), "reason", reason, "more_since_last_line", st.held.Swap(0))
+}
+
+// build turns b into a row and names its node, or returns the drop reason
+// (and the node, once known).
 func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *nodeEntry, string) {
 	s := h.s
 	p := &h.pkt
@@ -45,6 +81,7 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 		return nil, nil, hep.Reason(err)
 	}
 	s.m.packets[h.transport][p.Version&3].Inc()
+	h.decoded++
 
 	e := s.nodes.lookup(p.CaptureID)
 	switch {
@@ -52,27 +89,29 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 		s.nodes.noteUnknown(p.CaptureID, sender.Addr(), now)
 		return nil, nil, reasonUnknownNode
 	case !e.node.CheckAuthKey(p.AuthKey):
-		return nil, nil, reasonBadAuthKey
+		return nil, e, reasonBadAuthKey
 	case !e.node.AllowsSource(sender.Addr()):
-		return nil, nil, reasonSourceNotAllowed
+		return nil, e, reasonSourceNotAllowed
+	case !e.node.AllowsCert(h.cert):
+		return nil, e, reasonWrongCert
 	case !e.active:
-		return nil, nil, reasonTenantSuspended
+		return nil, e, reasonTenantSuspended
 	}
 
 	var kind uint8
 	switch p.PayloadType {
 	case hep.PayloadSIP:
 		if err := s.extractor.Extract(p.Payload, &h.msg); err != nil {
-			return nil, nil, reasonSIPMalformed
+			return nil, e, reasonSIPMalformed
 		}
 		kind = kindSIP
 	case hep.PayloadRTCP, hep.PayloadQoSFull, hep.PayloadQoSShort, hep.PayloadLog:
 		kind = kindEvent
 	default:
-		return nil, nil, reasonUnsupported
+		return nil, e, reasonUnsupported
 	}
 	if s.dedup != nil && s.dedup.seen(p.CaptureID, b, now) {
-		return nil, nil, reasonDuplicate
+		return nil, e, reasonDuplicate
 	}
 
 	r := getRow()

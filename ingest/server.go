@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -40,20 +41,35 @@ type Server struct {
 	// stream reader waiting for some of it to be released.
 	queued atomic.Int64
 	space  chan struct{}
+	// stopping is closed when Run begins to stop: readers waiting for
+	// memory give up.
+	stopping chan struct{}
 
 	udp      *net.UDPConn
 	tcp, tls net.Listener
 	tlsConf  *tls.Config
 	streams  chan struct{} // one token per open TCP/TLS connection
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	perSource map[netip.Addr]int // open TCP/TLS connections by source address
 
 	readers sync.WaitGroup
 
 	// peakWrites is the most batch writes the writer had in flight at
 	// once (logged at stop; the parallel-writer test checks it).
 	peakWrites atomic.Int64
+	// spoolNeed is the size of the last batch the writer spilled or tried
+	// to, spoolErr whether that failed for another reason than the limit:
+	// while the spool cannot take such a batch, a datagram dropped for
+	// want of memory counts as spool_full, not queue_full.
+	spoolNeed atomic.Int64
+	spoolErr  atomic.Bool
+	// lagOldest is the receive time (unix µs) of the oldest accepted
+	// message not written yet, 0 when none waits; set by the writer.
+	lagOldest atomic.Int64
+	// status is the upkeep goroutine's (reportHealth).
+	status status
 }
 
 // New builds a Server. It checks cfg (an Invalid error names the setting),
@@ -75,19 +91,20 @@ func New(cfg Config, d *db.DB, nodes *tenantdb.Store, reg prometheus.Registerer,
 		extractor: sip.NewExtractor(cfg.CorrelationHeaders),
 		queue:     make(chan *row, cfg.QueueSize),
 		space:     make(chan struct{}, 1),
+		stopping:  make(chan struct{}),
 		streams:   make(chan struct{}, cfg.MaxStreamConns),
 		conns:     map[net.Conn]struct{}{},
+		perSource: map[netip.Addr]int{},
 	}
 	if cfg.DedupWindow > 0 {
 		s.dedup = newDedup(cfg.DedupWindow)
 	}
-	m, err := newMetrics(reg, func() float64 { return float64(len(s.queue)) }, func() float64 {
-		return float64(s.queued.Load())
-	}, func() float64 {
-		if s.spool == nil {
-			return 0
-		}
-		return float64(s.spool.size.Load())
+	m, err := newMetrics(reg, gauges{
+		queueDepth:   func() float64 { return float64(len(s.queue)) },
+		queueBytes:   func() float64 { return float64(s.queued.Load()) },
+		spoolBytes:   func() float64 { return float64(s.spoolBytes()) },
+		lagSeconds:   func() float64 { return s.lag(time.Now()).Seconds() },
+		backlogBytes: func() float64 { return float64(s.queued.Load() + s.spoolBytes()) },
 	})
 	if err != nil {
 		return nil, err
@@ -121,20 +138,29 @@ func loadTLS(cfg Config) (*tls.Config, error) {
 		}
 		c.ClientCAs = pool
 		c.ClientAuth = tls.RequireAndVerifyClientCert
+	} else {
+		// Without a CA a client certificate is optional and not verified
+		// against any chain, but its holder proves the private key in the
+		// handshake: a node bound to its fingerprint (tenant.Node.CertSHA256)
+		// accepts that client only.
+		c.ClientAuth = tls.RequestClientCert
 	}
 	return c, nil
 }
 
 // Listen binds every listener (UDP and TCP on HEPAddr, TLS on TLSAddr),
-// loads the node map and replays what an earlier process left in the
-// spool. Any failure is returned: a port that is taken
-// or a node map that cannot be read stops the start. A spool replay that
-// PostgreSQL refuses is not an error: Run retries it.
+// opens the spool and loads the node map. Any failure is returned: a port
+// that is taken or a node map that cannot be read stops the start. What an
+// earlier process left in the spool is written by Run, ahead of anything
+// new. (Partitions are retention's: rows that arrive before their day's
+// partition exists wait in DEFAULT and move when it is created.)
 func (s *Server) Listen(ctx context.Context) error {
 	if err := s.bind(); err != nil {
 		s.closeListeners()
 		return err
 	}
+	s.status.instance = instanceName(s.cfg.Instance, s.udp.LocalAddr().String())
+	s.status.started = time.Now()
 	sp, err := openSpool(s.cfg.SpoolDir, s.cfg.SpoolMaxBytes)
 	if err != nil {
 		s.closeListeners()
@@ -146,15 +172,7 @@ func (s *Server) Listen(ctx context.Context) error {
 		return err
 	}
 	if sp.pending() {
-		s.log.Info("ingest: replaying spool", "bytes", sp.size.Load())
-		w := &writer{s: s}
-		for sp.pending() && ctx.Err() == nil {
-			before := sp.size.Load()
-			w.replay(ctx)
-			if w.lastErr.After(time.Time{}) && sp.size.Load() == before {
-				break // PostgreSQL refuses: Run will retry
-			}
-		}
+		s.log.Info("ingest: the spool holds batches of an earlier process; writing them first, in order", "bytes", sp.size.Load())
 	}
 	return nil
 }
@@ -235,13 +253,14 @@ func (s *Server) closeListeners() {
 // enqueue hands r to the writer. When the queue is full (in bytes or in
 // rows) a datagram is dropped and counted; with wait (a TCP or TLS
 // reader) it waits for room instead, which stops that connection's reads
-// and lets TCP push back on the sender. The wait always ends: the writer
-// releases rows whether it writes, spools or (spool full) drops them.
+// and lets TCP push back on the sender. The wait ends when the writer
+// writes or spools rows, or when the server stops: memory can stay full
+// for as long as PostgreSQL is away and the spool full, and a stopping
+// server drops the packet (counted) rather than wait for ever.
 func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
-	n := r.footprint()
+	n, at := r.footprint(), r.receivedAt // r is the writer's once queued
 	if !s.reserve(n, wait) {
-		putRow(r)
-		s.m.dropped[reasonQueueFull].Inc()
+		s.dropFull(r, e)
 		return
 	}
 	if wait {
@@ -251,13 +270,48 @@ func (s *Server) enqueue(r *row, e *nodeEntry, wait bool) {
 		case s.queue <- r:
 		default:
 			s.unreserve(n)
-			putRow(r)
-			s.m.dropped[reasonQueueFull].Inc()
+			s.dropFull(r, e)
 			return
 		}
 	}
 	s.m.accepted.Inc()
 	e.accepted.Inc()
+	e.stats.count(outcomeAccepted, at)
+}
+
+// dropFull drops r for want of memory, counted for its node too.
+func (s *Server) dropFull(r *row, e *nodeEntry) {
+	reason := s.fullReason()
+	s.m.dropped[reason].Inc()
+	e.stats.count(outcomeIndex[reason], r.receivedAt)
+	putRow(r)
+}
+
+func (s *Server) spoolBytes() int64 {
+	if s.spool == nil {
+		return 0
+	}
+	return s.spool.size.Load()
+}
+
+// lag is how far behind PostgreSQL ingest is at now: the age of the oldest
+// accepted message not written yet, 0 when none waits.
+func (s *Server) lag(now time.Time) time.Duration {
+	oldest := s.lagOldest.Load()
+	if oldest == 0 {
+		return 0
+	}
+	return max(0, now.Sub(time.UnixMicro(oldest)))
+}
+
+// fullReason names a datagram drop for want of memory: the spool is full
+// (the writer holds in memory what it refuses), or the writer cannot keep
+// up even with the spool (the queue is full).
+func (s *Server) fullReason() string {
+	if s.spoolErr.Load() || s.spool != nil && s.spool.size.Load()+s.spoolNeed.Load() > s.cfg.SpoolMaxBytes {
+		return reasonSpoolFull
+	}
+	return reasonQueueFull
 }
 
 // reserve takes n bytes of the queue's budget, waiting for them when wait
@@ -279,6 +333,11 @@ func (s *Server) reserve(n int64, wait bool) bool {
 		select {
 		case <-s.space:
 		case <-t.C:
+		case <-s.stopping:
+			// Memory may stay full (PostgreSQL away, spool full): a
+			// stopping server does not wait for it.
+			t.Stop()
+			return false
 		}
 		t.Stop()
 	}
@@ -333,14 +392,20 @@ func (s *Server) Run(ctx context.Context) error {
 	// The writer outlives ctx: it drains after the readers stop, with a
 	// context bounded by the shutdown deadline.
 	writerDone := make(chan struct{})
-	w := &writer{s: s}
-	go func() { defer close(writerDone); w.run(context.WithoutCancel(ctx)) }()
+	w := newWriter(s, context.WithoutCancel(ctx))
+	go func() { defer close(writerDone); w.run() }()
+	upkeep.Add(1)
+	go func() {
+		defer upkeep.Done()
+		s.spool.syncLoop(ctx, func(err error) { s.log.Error("ingest: spool", "err", err) })
+	}()
 
 	<-ctx.Done()
 	dctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	w.drainCtx = dctx // published to the writer by close(s.queue) below
 	s.log.Info("ingest: stopping", "queued", len(s.queue), "queued_bytes", s.queued.Load())
+	close(s.stopping)
 	s.closeListeners()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -358,6 +423,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.nodes.flushUnclaimed(fctx); err != nil {
 		s.log.Warn("ingest: final unclaimed flush", "err", err)
 	}
+	s.reportHealth(fctx, time.Now())
 	if err := s.spool.close(); err != nil {
 		s.log.Error("ingest: spool close", "err", err)
 	}
@@ -365,18 +431,21 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// maintain keeps the node map fresh and reports unknown capture IDs until
-// ctx ends. (Partitions are retention's: rows that arrive before their day's
-// partition exists wait in DEFAULT and move when it is created.)
+// maintain keeps the node map fresh, reports unknown capture IDs, node
+// health and this process's lag, until ctx ends.
 func (s *Server) maintain(ctx context.Context) {
 	nodes := time.NewTicker(s.cfg.NodeRefresh)
 	defer nodes.Stop()
 	unclaimed := time.NewTicker(s.cfg.UnclaimedFlush)
 	defer unclaimed.Stop()
+	health := time.NewTicker(s.cfg.HealthFlush)
+	defer health.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-health.C:
+			s.reportHealth(ctx, now)
 		case <-nodes.C:
 			if err := s.nodes.refresh(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Warn("ingest: node map refresh failed; keeping the current map", "err", err)

@@ -23,7 +23,7 @@ func drain(tb testing.TB, s *spool) []string {
 	tb.Helper()
 	var out []string
 	for {
-		rec, ok, err := s.next()
+		rec, _, ok, err := s.next()
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestSpoolRoundTrip(t *testing.T) {
 func TestSpoolInterleavedAppendAndReplay(t *testing.T) {
 	s := MustSpool(t, t.TempDir(), 1<<20)
 	s.append([]byte("a"))
-	rec, ok, _ := s.next()
+	rec, _, ok, _ := s.next()
 	if !ok || string(rec) != "a" {
 		t.Fatalf("next = %q %v", rec, ok)
 	}
@@ -110,7 +110,7 @@ func TestSpoolCorruption(t *testing.T) {
 				s.append([]byte(fmt.Sprintf("record-%d", i)))
 			}
 			s.close()
-			name := filepath.Join(dir, segName(1))
+			name := filepath.Join(dir, segName(spoolFirstSeq))
 			b, err := os.ReadFile(name)
 			if err != nil {
 				t.Fatal(err)
@@ -146,8 +146,8 @@ func TestBatchEncodeDecode(t *testing.T) {
 	}
 	ev.end[fPayload] = 3
 	in := &batch{id: newBatchID(), rows: []*row{r, ev}}
-	out, err := decodeBatch(in.encode(nil))
-	if err != nil {
+	out := &batch{}
+	if err := decodeBatch(in.encode(nil), out); err != nil {
 		t.Fatal(err)
 	}
 	if out.id != in.id || len(out.rows) != 2 {
@@ -161,7 +161,7 @@ func TestBatchEncodeDecode(t *testing.T) {
 		t.Error("event payload differs")
 	}
 	for _, cut := range []int{0, 10, 25, 100, 200} {
-		if _, err := decodeBatch(in.encode(nil)[:cut]); err == nil {
+		if err := decodeBatch(in.encode(nil)[:cut], &batch{}); err == nil {
 			t.Errorf("truncated at %d decoded without error", cut)
 		}
 	}

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -13,14 +14,12 @@ import (
 	"github.com/callscope/callscope/hep"
 )
 
-// tlsHandshakeTimeout bounds a TLS handshake, so a client that connects
-// and says nothing holds no slot for long.
-const tlsHandshakeTimeout = 10 * time.Second
-
 // acceptStreams accepts TCP (or TLS) connections until ln is closed. Each
-// connection gets its own goroutine; beyond MaxStreamConns new ones are
-// closed at once.
+// connection gets its own goroutine. Beyond MaxConnsPerSource from one
+// address, or MaxStreamConns in all, new ones are closed at once: one
+// sender holding idle connections cannot shut the others out.
 func (s *Server) acceptStreams(ln net.Listener, transport int) {
+	var refusedLog logEvery
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -31,45 +30,75 @@ func (s *Server) acceptStreams(ln net.Listener, transport int) {
 			time.Sleep(50 * time.Millisecond) // EMFILE and the like: do not spin
 			continue
 		}
+		src := remoteAddr(c).Addr()
+		limit := ""
 		select {
 		case s.streams <- struct{}{}:
+			if ok, open := s.track(c, src); !ok {
+				<-s.streams
+				if open < 0 {
+					c.Close()
+					return // shutting down
+				}
+				limit = "per_source"
+			}
 		default:
-			s.log.Warn("ingest: too many HEP connections; refusing", "limit", s.cfg.MaxStreamConns, "remote", c.RemoteAddr().String())
-			c.Close()
-			continue
+			limit = "global"
 		}
-		if !s.track(c) {
-			<-s.streams
+		if limit != "" {
 			c.Close()
-			return
+			s.m.streamsRefused.WithLabelValues(limit).Inc()
+			if ok, held := refusedLog.allow(time.Now(), 10*time.Second); ok {
+				s.log.Warn("ingest: too many HEP connections; refusing", "transport", transports[transport],
+					"source", src.String(), "limit", limit, "per_source_limit", s.cfg.MaxConnsPerSource,
+					"global_limit", s.cfg.MaxStreamConns, "more_since_last_line", held)
+			}
+			continue
 		}
 		s.readers.Add(1)
 		go func() {
 			defer s.readers.Done()
 			defer func() { <-s.streams }()
-			defer s.untrack(c)
+			defer s.untrack(c, src)
 			defer c.Close()
 			s.readStream(c, transport)
 		}()
 	}
 }
 
-// track records c so shutdown can close it; false when shutdown began
-// (the listener is closed, so no further connection can race in).
-func (s *Server) track(c net.Conn) bool {
+func remoteAddr(c net.Conn) netip.AddrPort {
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+// track records c, from src, so shutdown can close it. It returns false
+// when src already holds MaxConnsPerSource connections (open is their
+// number), or when shutdown began (open < 0; the listener is closed, so
+// no further connection can race in).
+func (s *Server) track(c net.Conn, src netip.Addr) (ok bool, open int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
-		return false
+		return false, -1
+	}
+	if n := s.perSource[src]; n >= s.cfg.MaxConnsPerSource {
+		return false, n
 	}
 	s.conns[c] = struct{}{}
-	return true
+	s.perSource[src]++
+	return true, s.perSource[src]
 }
 
-func (s *Server) untrack(c net.Conn) {
+func (s *Server) untrack(c net.Conn, src netip.Addr) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	if s.perSource[src]--; s.perSource[src] <= 0 {
+		delete(s.perSource, src)
+	}
 }
 
 // readStream reads HEPv3 packets sent back to back, each delimited by its
@@ -80,15 +109,15 @@ func (s *Server) untrack(c net.Conn) {
 // A bad magic or length means the stream cannot be resynchronised: the
 // connection is closed with the reason logged, the listener goes on. A
 // client idle between packets is closed after StreamIdleTimeout, one
-// stalled in the middle of a packet after StreamStallTimeout.
+// stalled in the middle of a packet after StreamStallTimeout, and one that
+// has not sent a decodable packet StreamFirstPacketTimeout after it was
+// accepted (TLS handshake included) at that point.
 func (s *Server) readStream(c net.Conn, transport int) {
 	remote := c.RemoteAddr().String()
-	var sender netip.AddrPort
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		sender = ta.AddrPort()
-	}
+	sender := remoteAddr(c)
+	firstBy := time.Now().Add(s.cfg.StreamFirstPacketTimeout)
 	if tc, ok := c.(*tls.Conn); ok {
-		ctx, cancel := context.WithTimeout(context.Background(), tlsHandshakeTimeout)
+		ctx, cancel := context.WithDeadline(context.Background(), firstBy)
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
@@ -97,6 +126,12 @@ func (s *Server) readStream(c net.Conn, transport int) {
 		}
 	}
 	h := s.newHandler(transport)
+	if tc, ok := c.(*tls.Conn); ok {
+		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+			sum := sha256.Sum256(certs[0].Raw)
+			h.cert = sum[:]
+		}
+	}
 	buf := make([]byte, 2*maxDatagram)
 	start, end := 0, 0
 	for {
@@ -120,11 +155,14 @@ func (s *Server) readStream(c net.Conn, transport int) {
 			end = copy(buf, buf[start:end])
 			start = 0
 		}
-		timeout := s.cfg.StreamIdleTimeout
+		deadline := now.Add(s.cfg.StreamIdleTimeout)
 		if end > start {
-			timeout = s.cfg.StreamStallTimeout
+			deadline = now.Add(s.cfg.StreamStallTimeout)
 		}
-		c.SetReadDeadline(now.Add(timeout))
+		if h.decoded == 0 && firstBy.Before(deadline) {
+			deadline = firstBy
+		}
+		c.SetReadDeadline(deadline)
 		k, err := c.Read(buf[end:])
 		end += k
 		if err != nil && k == 0 {
@@ -135,8 +173,11 @@ func (s *Server) readStream(c net.Conn, transport int) {
 				}
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				what := "idle"
-				if end > start {
+				switch {
+				case end > start:
 					what = "stalled mid-packet"
+				case h.decoded == 0:
+					what = "no HEP packet in time"
 				}
 				s.log.Info("ingest: closing HEP stream: "+what, "remote", remote)
 			default:

@@ -12,7 +12,11 @@
 # the scheduler shares two cores between sender, ingest and PostgreSQL, as
 # it would on a small box running all three.
 #
+# With BUSY=1 another process keeps one core busy for the whole run (a
+# shell spinning in a loop), as a box doing other work would.
+#
 #   RATE=60000 DURATION=60s PROTOS="udp tcp" WRITERS=2 scripts/bench-ingest.sh
+#   RATE=60000 DURATION=60s PROTOS=udp BUSY=1 scripts/bench-ingest.sh
 #   SERVE_FLAGS="-cpuprofile /tmp/ingest.pprof" PROTOS=udp scripts/bench-ingest.sh
 #   DB=postgres://postgres@127.0.0.1:5499/callscope_bench scripts/bench-ingest.sh  # another server
 set -euo pipefail
@@ -20,6 +24,7 @@ RATE=${RATE:-60000}
 DURATION=${DURATION:-60s}
 PROTOS=${PROTOS:-udp tcp}
 WRITERS=${WRITERS:-0}
+BUSY=${BUSY:-}
 PORT=${PORT:-9160}
 SERVE_FLAGS=${SERVE_FLAGS:-}
 DB=${DB:-postgres://postgres@127.0.0.1:5432/callscope_bench?sslmode=disable}
@@ -28,7 +33,7 @@ cd "$(dirname "$0")/.."
 if [[ -z ${NOBUILD:-} ]]; then
 	go build -o "$BIN" ./cmd/hepload
 fi
-echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) loadavg=$(cut -d' ' -f1-3 /proc/loadavg) rate=$RATE duration=$DURATION writers=$WRITERS"
+echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs) loadavg=$(cut -d' ' -f1-3 /proc/loadavg) rate=$RATE duration=$DURATION writers=$WRITERS busy=${BUSY:-0} commit=$(git rev-parse --short HEAD 2>/dev/null)"
 ready=$(mktemp -u)
 for proto in $PROTOS; do
 	rm -f "$ready"
@@ -41,7 +46,14 @@ for proto in $PROTOS; do
 		sleep 0.1
 	done
 	[[ -s $ready ]] || { echo "hepload -serve not ready after 30s" >&2; kill "$srv"; exit 1; }
+	busy=""
+	if [[ -n $BUSY ]]; then
+		sh -c 'while :; do :; done' &
+		busy=$!
+	fi
 	"$BIN" -db "$DB" -addr "127.0.0.1:$PORT" -proto "$proto" -rate "$RATE" -duration "$DURATION" -measure || true
+	[[ -n $busy ]] && kill "$busy"
+	echo "# after $proto: loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
 	kill -TERM "$srv"
 	wait "$srv" || true
 done

@@ -53,6 +53,18 @@ pg_bin() {
   [ -n "$d" ] && echo "$d"
 }
 
+# pg_ingest_settings prints the server settings BENCHMARKS.md recommends for
+# ingest, as postgres -c options: WAL may grow to 8 GB between checkpoints
+# (the stock 1 GB forced a checkpoint every ~2 s at 60,000 messages/s, each
+# followed by full-page images of every index page touched again), and is
+# compressed (lz4 from PostgreSQL 15, pglz before).
+pg_ingest_settings() { # bin dir
+  local major compression=on
+  major=$(basename "$(dirname "$1")" | cut -d. -f1)
+  if [ "${major:-0}" -ge 15 ] 2>/dev/null; then compression=lz4; fi
+  echo "-c max_wal_size=8GB -c min_wal_size=1GB -c checkpoint_timeout=15min -c checkpoint_completion_target=0.9 -c wal_compression=$compression"
+}
+
 ensure_postgres() {
   if [ -n "${CALLSCOPE_PG_URL_BASE:-}" ]; then return 0; fi
   if pg_answers 127.0.0.1 5432; then
@@ -85,9 +97,9 @@ ensure_postgres() {
     run_pg "$bin/initdb" -D "$data" -U postgres --auth=trust >/dev/null
   fi
   [ -n "$owner" ] && chown -R "$owner" "$data"
-  say "starting PostgreSQL on 127.0.0.1:$port"
+  say "starting PostgreSQL on 127.0.0.1:$port (ingest settings: $(pg_ingest_settings "$bin"))"
   run_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
-    -o "-p $port -c listen_addresses=127.0.0.1 -k $data" start >/dev/null
+    -o "-p $port -c listen_addresses=127.0.0.1 -k $data $(pg_ingest_settings "$bin")" start >/dev/null
   STARTED_PG="$bin/pg_ctl -D $data"
   STARTED_PG_OWNER="$owner"
   CALLSCOPE_PG_URL_BASE="postgres://postgres@127.0.0.1:$port"

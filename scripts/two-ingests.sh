@@ -10,8 +10,9 @@
 #   3. runs two `hepload -measure` senders at once, RATE/2 SIP messages/s
 #      each, one per ingest, with distinct Call-ID prefixes, and waits for
 #      both to report stored, loss and latency;
-#   4. stops both ingests with SIGTERM (they drain) and prints the combined
-#      figure.
+#   4. prints what each ingest spilled to its spool and replayed (its
+#      metrics), stops both with SIGTERM (they drain) and prints the
+#      combined figure, with the duplicate rows found (0: exactly once).
 # Loopback only. PostgreSQL at 127.0.0.1:5432 with trust auth.
 #
 #   RATE=60000 DURATION=60s PROTO=udp scripts/two-ingests.sh
@@ -69,6 +70,9 @@ s1=$!
 s2=$!
 wait "$s1" "$s2" || true
 
+for m in 9291 9292; do
+	echo "# ingest metrics :$m: $(curl -s "127.0.0.1:$m/metrics" | grep -E '^callscope_ingest_(spool_batches_total|dropped_total|write_errors_total)' | grep -v ' 0$' | tr '\n' ' ')"
+done
 for p in "${pids[@]}"; do kill -TERM "$p"; done
 for p in "${pids[@]}"; do wait "$p" || true; done
 pids=()
@@ -77,4 +81,5 @@ cat "$work/send1.json" "$work/send2.json"
 total_sent=$(cat "$work/send1.json" "$work/send2.json" | jq -s 'map(.messages) | add')
 total_stored=$(cat "$work/send1.json" "$work/send2.json" | jq -s 'map(.measured.stored) | add')
 in_db=$(psql "$PGBASE/$DB" -tAc "SELECT count(*) FROM sip_messages")
-echo "combined: sent=$total_sent stored=$total_stored rows_in_db=$in_db loss=$(jq -n "($total_sent - $total_stored) * 100 / $total_sent")%"
+dups=$(psql "$PGBASE/$DB" -tAc "SELECT count(*) - count(DISTINCT (call_id, cseq, coalesce(method, ''), coalesce(status, 0))) FROM sip_messages")
+echo "combined: sent=$total_sent stored=$total_stored rows_in_db=$in_db duplicates=$dups loss=$(jq -n "($total_sent - $total_stored) * 100 / $total_sent")%"

@@ -31,6 +31,23 @@ type NewNode struct {
 	Name      string
 	AuthKey   string   // empty: no auth key required
 	CIDRs     []string // empty: any sender
+	// CertSHA256 binds the node to one TLS client certificate: the SHA-256
+	// of its DER form, in hex (colons allowed). Empty: not bound.
+	CertSHA256 string
+}
+
+// NodeUpdate describes a change to a capture node; nil fields stay as they
+// are.
+type NodeUpdate struct {
+	Name *string
+	// AuthKey replaces the auth key; "" removes the requirement.
+	AuthKey *string
+	// CIDRs replaces the allowed sources when non-nil; an empty non-nil
+	// slice accepts any sender.
+	CIDRs []string
+	// CertSHA256 binds the node to another certificate (hex SHA-256 of its
+	// DER form); "" unbinds it.
+	CertSHA256 *string
 }
 
 // Unclaimed is a capture ID ingest saw that no tenant owns.

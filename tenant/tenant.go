@@ -56,6 +56,7 @@ type Node struct {
 	Name         string
 	AuthKeyHash  []byte // nil when the node needs no auth key
 	AllowedCIDRs []netip.Prefix
+	CertSHA256   []byte // nil when the node is not bound to a TLS client certificate
 	CreatedAt    time.Time
 }
 

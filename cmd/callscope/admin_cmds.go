@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -216,7 +218,8 @@ func argError(arg string, err error) error {
 func nodeCommands() []command {
 	return []command{
 		{name: "add", args: "SLUG CAPTURE_ID", summary: "register a capture node: packets with this HEP capture ID belong to the tenant", run: nodeAdd},
-		{name: "list", args: "[SLUG]", summary: "list capture nodes, of every tenant or of one", run: nodeList},
+		{name: "update", args: "SLUG CAPTURE_ID", summary: "change a capture node: only the flags given change; an empty value (--auth-key \"\", --cidr \"\", --cert-sha256 \"\") lifts that requirement", run: nodeUpdate},
+		{name: "list", args: "[SLUG]", summary: "list capture nodes, of every tenant or of one, with what each sent over the last hour and how far behind ingest is", run: nodeList},
 		{name: "remove", args: "SLUG CAPTURE_ID", summary: "remove a capture node: its packets are dropped and listed as unclaimed", run: nodeRemove},
 		{name: "unclaimed", summary: "list capture IDs ingest saw that no tenant owns", run: nodeUnclaimed},
 	}
@@ -231,13 +234,41 @@ func captureID(s string) (uint32, error) {
 	return uint32(id), nil
 }
 
+// nodeFlags are the flags node add and node update share; update changes
+// only those given (optFlag knows).
+type nodeFlags struct {
+	name, authKey, cert optFlag
+	cidrs               optList
+}
+
+func (f *nodeFlags) register(c *cmdline) {
+	c.fs.Var(&f.name, "name", "`NAME` of the node: the message list and details name it as where each of its messages was captured, unless the agent sends a name of its own (HEP chunk 0x0013)")
+	c.fs.Var(&f.authKey, "auth-key", "HEP auth `KEY` (chunk 0x000e) the node must send; stored hashed")
+	c.fs.Var(&f.cidrs, "cidr", "source network (`CIDR`) the node's HEP packets must come from; repeatable (the variable: comma-separated)")
+	c.fs.Var(&f.cert, "cert-sha256", "SHA-256 `FINGERPRINT` of the TLS client certificate the node must send HEP with "+
+		"(openssl x509 -noout -fingerprint -sha256 -in CERT): its packets over UDP, TCP or with another certificate are dropped")
+}
+
+// check refuses malformed values before the database is opened.
+func (f *nodeFlags) check() error {
+	if _, err := tenant.ParseCIDRs(f.cidrs.list); err != nil {
+		return err
+	}
+	_, err := tenant.ParseCertFingerprint(f.cert.v)
+	return err
+}
+
+// nodeSummary says what a node requires, for the command's output and
+// its audit row.
+func nodeSummary(n tenant.Node) string {
+	return fmt.Sprintf("auth key: %s, sources: %s, certificate: %s", yesNo(n.AuthKeyHash != nil, "required", "not required"),
+		orAny(cidrTexts(n.AllowedCIDRs)), yesNo(n.CertSHA256 != nil, tenant.FormatCertFingerprint(n.CertSHA256), "any"))
+}
+
 func nodeAdd(ctx context.Context, c *cmdline) error {
 	open := dbFlag(c.fs, c.env)
-	var name, authKey string
-	var cidrs listFlag
-	c.fs.StringVar(&name, "name", "", "`NAME` of the node: the message list and details name it as where each of its messages was captured, unless the agent sends a name of its own (HEP chunk 0x0013)")
-	c.fs.StringVar(&authKey, "auth-key", "", "HEP auth `KEY` (chunk 0x000e) the node must send; stored hashed")
-	c.fs.Var(&cidrs, "cidr", "source network (`CIDR`) the node's HEP packets must come from; repeatable (the variable: comma-separated)")
+	var f nodeFlags
+	f.register(c)
 	pos, err := c.parse()
 	if err != nil {
 		return err
@@ -246,20 +277,56 @@ func nodeAdd(ctx context.Context, c *cmdline) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tenant.ParseCIDRs(cidrs); err != nil {
+	if err := f.check(); err != nil {
 		return err
 	}
 	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-		n, err := ts.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: int64(id), Name: name, AuthKey: authKey, CIDRs: cidrs})
+		n, err := ts.AddNode(ctx, t.ID, tenant.NewNode{CaptureID: int64(id), Name: f.name.v, AuthKey: f.authKey.v,
+			CIDRs: f.cidrs.list, CertSHA256: f.cert.v})
 		if err != nil {
 			return err
 		}
-		detail := fmt.Sprintf("name %q, auth key %s, sources %s", n.Name, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
+		detail := fmt.Sprintf("name %q, %s", n.Name, nodeSummary(n))
 		if err := audited(ctx, d, adminaudit.NodeAdd, t.ID, strconv.FormatUint(uint64(n.CaptureID), 10), detail); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "capture node %d now belongs to %s (auth key: %s, sources: %s)\n",
-			n.CaptureID, t.Slug, yesNo(n.AuthKeyHash != nil, "required", "not required"), orAny(cidrs))
+		fmt.Fprintf(c.stdout, "capture node %d now belongs to %s (%s)\n", n.CaptureID, t.Slug, nodeSummary(n))
+		return nil
+	})
+}
+
+func nodeUpdate(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	var f nodeFlags
+	f.register(c)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	id, err := captureID(pos[1])
+	if err != nil {
+		return err
+	}
+	if !f.name.set && !f.authKey.set && !f.cidrs.set && !f.cert.set {
+		return usagef("node update changes nothing: give --name, --auth-key, --cidr or --cert-sha256 (callscope node update --help)")
+	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	u := tenant.NodeUpdate{Name: f.name.ptr(), AuthKey: f.authKey.ptr(), CertSHA256: f.cert.ptr()}
+	if f.cidrs.set {
+		u.CIDRs = append([]string{}, f.cidrs.list...)
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		n, err := ts.UpdateNode(ctx, t.ID, id, u)
+		if err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("name %q, %s", n.Name, nodeSummary(n))
+		if err := audited(ctx, d, adminaudit.NodeUpdate, t.ID, strconv.FormatUint(uint64(n.CaptureID), 10), detail); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "capture node %d of %s updated (%s)\n", n.CaptureID, t.Slug, nodeSummary(n))
 		return nil
 	})
 }
@@ -295,6 +362,8 @@ func nodeList(ctx context.Context, c *cmdline) error {
 	return withDB(ctx, open, func(d *db.DB) error {
 		s := tenantdb.NewStore(d)
 		var nodes []tenant.Node
+		var health map[tenant.NodeKey]tenant.NodeHealth
+		now := time.Now()
 		if len(pos) == 1 {
 			t, err := s.BySlug(ctx, pos[0])
 			if err != nil {
@@ -303,20 +372,136 @@ func nodeList(ctx context.Context, c *cmdline) error {
 			if nodes, err = s.Nodes(ctx, t.ID); err != nil {
 				return err
 			}
-		} else if nodes, err = s.AllNodes(ctx); err != nil {
+			if health, err = s.NodeHealth(ctx, t.ID, now.Add(-time.Hour)); err != nil {
+				return err
+			}
+		} else {
+			if nodes, err = s.AllNodes(ctx); err != nil {
+				return err
+			}
+			if health, err = s.AllNodeHealth(ctx, now.Add(-time.Hour)); err != nil {
+				return err
+			}
+		}
+		if err := printIngestStatus(ctx, c.stdout, s, now); err != nil {
 			return err
 		}
 		w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES")
+		fmt.Fprintln(w, "TENANT\tCAPTURE ID\tNAME\tAUTH KEY\tSOURCES\tCERTIFICATE\tLAST PACKET (1H)\tACCEPTED (1H)\tDROPPED (1H)")
 		for _, n := range nodes {
-			var src []string
-			for _, p := range n.AllowedCIDRs {
-				src = append(src, p.String())
-			}
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", n.TenantSlug, n.CaptureID, n.Name, yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(src))
+			h := health[tenant.NodeKey{TenantID: n.TenantID, CaptureID: n.CaptureID}]
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", n.TenantSlug, n.CaptureID, n.Name,
+				yesNo(n.AuthKeyHash != nil, "required", "-"), orAny(cidrTexts(n.AllowedCIDRs)),
+				shortFingerprint(n.CertSHA256), lastPacket(h.LastPacket, now), h.Accepted, dropsText(h))
 		}
 		return w.Flush()
 	})
+}
+
+// printIngestStatus writes, above the node table, how far behind
+// PostgreSQL each ingest process is: "behind by 40 s (12.5 MB waiting),
+// catching up", or silent when it stopped reporting.
+func printIngestStatus(ctx context.Context, out io.Writer, s *tenantdb.Store, now time.Time) error {
+	sts, err := s.IngestStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	if len(sts) == 0 {
+		fmt.Fprintln(out, "No ingest process has reported yet.")
+		fmt.Fprintln(out)
+		return nil
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "INGEST\tSTATUS\tREPORTED")
+	for _, st := range sts {
+		state := st.Summary()
+		if st.Silent(now) {
+			state = "silent (stopped, or cannot reach PostgreSQL); last: " + state
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s ago\n", st.Instance, state, now.Sub(st.UpdatedAt).Round(time.Second))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+// shortFingerprint shows the first bytes of a certificate fingerprint,
+// enough to tell certificates apart in a table.
+func shortFingerprint(sum []byte) string {
+	if len(sum) == 0 {
+		return "-"
+	}
+	return tenant.FormatCertFingerprint(sum[:6]) + "…"
+}
+
+func lastPacket(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%s ago)", t.UTC().Format(time.RFC3339), now.Sub(t).Round(time.Second))
+}
+
+// dropsText lists drops by reason, most first: "bad_auth_key=12,queue_full=3".
+func dropsText(h tenant.NodeHealth) string {
+	var parts []string
+	for _, rc := range h.DropReasons() {
+		parts = append(parts, fmt.Sprintf("%s=%d", rc.Reason, rc.Packets))
+	}
+	return orDash(strings.Join(parts, ","))
+}
+
+// optFlag is a string flag that knows whether it was given, on the command
+// line or through its variable: node update changes only what was given.
+type optFlag struct {
+	v   string
+	set bool
+}
+
+func (o *optFlag) String() string {
+	if o == nil {
+		return ""
+	}
+	return o.v
+}
+func (o *optFlag) Set(v string) error { o.v, o.set = v, true; return nil }
+
+// ptr is the flag's value when it was given, else nil.
+func (o *optFlag) ptr() *string {
+	if !o.set {
+		return nil
+	}
+	return &o.v
+}
+
+// optList is a repeatable flag that knows whether it was given; an empty
+// value (--cidr "") gives an empty list.
+type optList struct {
+	list listFlag
+	set  bool
+}
+
+func (o *optList) String() string {
+	if o == nil {
+		return ""
+	}
+	return o.list.String()
+}
+func (o *optList) Set(v string) error { o.set = true; return o.list.Set(v) }
+
+// cidrTexts writes allowed sources as they are typed: a single address
+// without its /32 or /128.
+func cidrTexts(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
 }
 
 func nodeUnclaimed(ctx context.Context, c *cmdline) error {

@@ -30,6 +30,7 @@ type Config struct {
 	HEPTLSCert      string
 	HEPTLSKey       string
 	HEPTLSClientCA  string
+	HEPConnsPerSrc  int
 	ViewerAddr      string
 	QueryAddr       string
 	QueryURL        string
@@ -111,6 +112,7 @@ var (
 	sHEPTLSCert    = addSetting(setting{"hep-tls-cert", "CALLSCOPE_HEP_TLS_CERT", "", "PEM certificate for the HEP TLS listener"})
 	sHEPTLSKey     = addSetting(setting{"hep-tls-key", "CALLSCOPE_HEP_TLS_KEY", "", "PEM private key for the HEP TLS listener"})
 	sHEPTLSCA      = addSetting(setting{"hep-tls-client-ca", "CALLSCOPE_HEP_TLS_CLIENT_CA", "", "PEM CA bundle; when set, HEP TLS clients must present a certificate it signed (mutual TLS)"})
+	sHEPPerSource  = addSetting(setting{"hep-max-conns-per-source", "CALLSCOPE_HEP_MAX_CONNS_PER_SOURCE", "64", "most HEP TCP/TLS connections from one source address (1,024 in all); beyond it new ones are closed at once"})
 	sViewerAddr    = addSetting(setting{"viewer-addr", "CALLSCOPE_VIEWER_ADDR", ":8080", "public viewer listener"})
 	sQueryAddr     = addSetting(setting{"query-addr", "CALLSCOPE_QUERY_ADDR", "127.0.0.1:8081", "internal query service listener"})
 	sQueryURL      = addSetting(setting{"query-url", "CALLSCOPE_QUERY_URL", "", "where viewer and console reach query; default http://QUERY_ADDR"})
@@ -124,13 +126,13 @@ var (
 	sLogLevel      = addSetting(setting{"log-level", "CALLSCOPE_LOG_LEVEL", "info", "debug, info, warn or error"})
 	sRoles         = addSetting(setting{"roles", "CALLSCOPE_ROLES", strings.Join(AllRoles, ","), "roles this process runs: ingest, query, viewer, console"})
 	sSpoolDir      = addSetting(setting{"spool-dir", "CALLSCOPE_SPOOL_DIR", "./callscope-spool", "where ingest keeps accepted batches while PostgreSQL is unavailable"})
-	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "1073741824", "spool size limit; beyond it drops are counted"})
+	sSpoolMax      = addSetting(setting{"spool-max-bytes", "CALLSCOPE_SPOOL_MAX_BYTES", "4294967296", "spool size limit (about a minute of 60,000 messages/s); beyond it memory holds what the spool refuses, then UDP drops (counted) and TCP waits"})
 	sBatchSize     = addSetting(setting{"batch-size", "CALLSCOPE_BATCH_SIZE", "5000", "rows per COPY batch"})
 	sFlush         = addSetting(setting{"flush-interval", "CALLSCOPE_FLUSH_INTERVAL", "200ms", "longest a message waits before its batch is written"})
 	sQueueSize     = addSetting(setting{"queue-size", "CALLSCOPE_QUEUE_SIZE", "200000", "most messages ingest holds in memory between readers and writers"})
 	sQueueBytes    = addSetting(setting{"queue-bytes", "CALLSCOPE_QUEUE_BYTES", "67108864", "most bytes of messages ingest holds in memory; past it UDP drops (counted) and TCP waits"})
 	sWriters       = addSetting(setting{"writers", "CALLSCOPE_WRITERS", "2", "COPY transactions ingest keeps in flight at once, one connection each"})
-	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "33554432", "UDP socket receive buffer in bytes"})
+	sUDPBuf        = addSetting(setting{"udp-read-buffer", "CALLSCOPE_UDP_READ_BUFFER", "134217728", "UDP socket receive buffer in bytes"})
 	sCorrelation   = addSetting(setting{"correlation-headers", "CALLSCOPE_CORRELATION_HEADERS", "X-CID,X-Call-ID,P-Charging-Vector", "SIP headers whose value correlates call legs, first found wins"})
 	sDedup         = addSetting(setting{"dedup-window", "CALLSCOPE_DEDUP_WINDOW", "0", "drop an identical packet from the same node within this window (0 keeps all; 1ms is typical)"})
 	sTokenTTL      = addSetting(setting{"token-max-ttl", "CALLSCOPE_TOKEN_MAX_TTL", "1h", "longest lifetime (exp - iat) a view token may have"})
@@ -221,6 +223,7 @@ func configFlags(fs *flag.FlagSet, getenv func(string) string, c *Config, names 
 		c.HEPTLSCert = get(sHEPTLSCert)
 		c.HEPTLSKey = get(sHEPTLSKey)
 		c.HEPTLSClientCA = get(sHEPTLSCA)
+		c.HEPConnsPerSrc = int(num(sHEPPerSource))
 		c.ViewerAddr = get(sViewerAddr)
 		c.QueryAddr = get(sQueryAddr)
 		c.QueryURL = strings.TrimRight(get(sQueryURL), "/")

@@ -93,6 +93,34 @@ func TestTenantAndNodeCommands(t *testing.T) {
 			t.Fatalf("env flags not applied: %s", out)
 		}
 	})
+	t.Run("Update", func(t *testing.T) {
+		const fp = "0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9"
+		c.mustRun("node", "add", "acme", "2010", "--name", "edge-1", "--auth-key", "k1", "--cert-sha256", fp)
+		out := c.mustRun("node", "update", "acme", "2010", "--cidr", "10.0.0.1", "--auth-key", "")
+		if !strings.Contains(out, "auth key: not required, sources: 10.0.0.1, certificate: "+fp) {
+			t.Errorf("update output: %s", out)
+		}
+		out = c.mustRun("node", "update", "acme", "2010", "--cert-sha256", "", "--cidr", "")
+		if !strings.Contains(out, "sources: any, certificate: any") {
+			t.Errorf("update output: %s", out)
+		}
+		if !regexp.MustCompile(`acme\s+2010\s+edge-1\s+-\s+any`).MatchString(c.mustRun("node", "list", "acme")) {
+			t.Errorf("node list after update:\n%s", c.mustRun("node", "list", "acme"))
+		}
+		for _, args := range [][]string{
+			{"node", "update", "acme", "2010"},                           // nothing to change
+			{"node", "update", "acme", "2010", "--cert-sha256", "0A:1B"}, // not a fingerprint
+			{"node", "update", "globex", "2010", "--name", "x"},          // another tenant's node
+			{"node", "update", "acme", "9999", "--name", "x"},            // no such node
+		} {
+			if out, err := c.run("", args...); err == nil {
+				t.Errorf("callscope %v succeeded: %s", args, out)
+			}
+		}
+		if out, _ := c.run("", "node", "update", "--help"); !strings.Contains(out, "--cert-sha256") || !strings.Contains(out, "only the flags given change") {
+			t.Errorf("node update --help:\n%s", out)
+		}
+	})
 	t.Run("Refusals", func(t *testing.T) {
 		for _, args := range [][]string{
 			{"tenant", "create", "Bad Slug"},
@@ -261,6 +289,23 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	}
 	if got != want {
 		t.Fatalf("stored %d distinct demo messages, want %d", got, want)
+	}
+
+	// A node sending with a mistyped auth key shows in `node list` with the
+	// reason its packets are dropped, not as a node without traffic; and
+	// the list says how far behind ingest is.
+	c.mustRun("node", "add", "acme", "4344", "--auth-key", "right-key")
+	health := regexp.MustCompile(`(?m)^acme\s+4344\s+required\s+any\s+-\s+\S+ \(\d+s ago\)\s+0\s+bad_auth_key=\d+$`)
+	var list string
+	for deadline := time.Now().Add(20 * time.Second); !health.MatchString(list) && time.Now().Before(deadline); {
+		if err := demo.Send(ctx, udp[1], demo.Packets(demo.Node{CaptureID: 4344, AuthKey: "typo-key"}, calls[:1])); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		list = c.mustRun("node", "list", "acme")
+	}
+	if !health.MatchString(list) || !regexp.MustCompile(`(?m)^\S+ 127\.0\.0\.1:\d+\s+(caught up|behind by \d+ s \(.* waiting\), \S+ \S+)\s+\d+s ago$`).MatchString(list) {
+		t.Errorf("node list does not show the wrong auth key, or ingest's status:\n%s", list)
 	}
 
 	// `callscope demo` against the running server provisions and sends.

@@ -378,7 +378,7 @@ func (a *app) startConsole(ctx context.Context) error {
 func (a *app) startIngest(ctx context.Context) error {
 	srv, err := ingest.New(ingest.Config{
 		HEPAddr: a.cfg.HEPAddr, TLSAddr: a.cfg.HEPTLSAddr, TLSCert: a.cfg.HEPTLSCert, TLSKey: a.cfg.HEPTLSKey,
-		TLSClientCA: a.cfg.HEPTLSClientCA, UDPReadBuffer: a.cfg.UDPReadBuffer,
+		TLSClientCA: a.cfg.HEPTLSClientCA, MaxConnsPerSource: a.cfg.HEPConnsPerSrc, UDPReadBuffer: a.cfg.UDPReadBuffer,
 		BatchSize: a.cfg.BatchSize, FlushInterval: a.cfg.FlushInterval, QueueSize: a.cfg.QueueSize,
 		QueueBytes: a.cfg.QueueBytes, Writers: a.cfg.Writers,
 		SpoolDir: a.cfg.SpoolDir, SpoolMaxBytes: a.cfg.SpoolMaxBytes,

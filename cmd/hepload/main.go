@@ -100,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9060", "HEP address (UDP and TCP) for -serve")
 	fs.StringVar(&o.readyFile, "ready-file", "", "-serve writes this file once it is listening")
 	fs.StringVar(&o.spoolDir, "spool-dir", "", "spool for -serve (default: a temporary directory)")
-	fs.IntVar(&o.udpBuf, "udp-read-buffer", 32<<20, "ingest UDP receive buffer for -serve")
+	fs.IntVar(&o.udpBuf, "udp-read-buffer", 128<<20, "ingest UDP receive buffer for -serve")
 	fs.IntVar(&o.batch, "batch-size", 0, "ingest batch size for -serve (0: the ingest default)")
 	fs.IntVar(&o.writers, "writers", 0, "ingest COPY writers for -serve (0: the ingest default)")
 	fs.Int64Var(&o.queueBytes, "queue-bytes", 0, "ingest queue bound in bytes for -serve (0: the ingest default)")

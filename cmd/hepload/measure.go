@@ -45,6 +45,14 @@ type Measurement struct {
 
 const pollInterval = 100 * time.Millisecond
 
+// drainMax bounds the wait for rows after sending; drainStall ends it when
+// the count has not grown for that long (a checkpoint can pause writes for
+// a few seconds).
+const (
+	drainMax   = 180 * time.Second
+	drainStall = 10 * time.Second
+)
+
 // giveUp: a sampled message not found this long after it was sent is no
 // longer asked for (it counts as infinitely late), so that messages lost
 // over UDP do not make every later poll slower.
@@ -232,6 +240,7 @@ func messageIndex(register bool, cseq int64, method string, status int16) int {
 // stops the poller and summarises.
 func (m *measurer) finish(ctx context.Context, sent int64, sendSeconds float64) (*Measurement, error) {
 	start := time.Now()
+	grew := start
 	var stored int64
 	for {
 		var n int64
@@ -239,18 +248,20 @@ func (m *measurer) finish(ctx context.Context, sent int64, sendSeconds float64) 
 			m.tenantID, m.prefix+"-%").Scan(&n); err != nil {
 			return nil, fmt.Errorf("-measure: count: %w", err)
 		}
-		if n >= sent || time.Since(start) > 120*time.Second {
-			stored = n
-			break
-		}
-		if n == stored && time.Since(start) > 5*time.Second {
-			break
+		if n > stored {
+			grew = time.Now()
 		}
 		stored = n
+		// Three minutes is the target for every row to be visible after a
+		// blast; a count that stopped growing drainStall ago ends the wait
+		// earlier (messages lost, not late).
+		if n >= sent || time.Since(start) > drainMax || time.Since(grew) > drainStall {
+			break
+		}
 		time.Sleep(time.Second)
 	}
-	drain := time.Since(start)
-	m.poll(ctx) // the last word on samples stored during the drain
+	drain := grew.Sub(start) // until the last row seen
+	m.poll(ctx)              // the last word on samples stored during the drain
 	m.stop()
 	<-m.done
 

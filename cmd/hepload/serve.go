@@ -9,6 +9,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +31,14 @@ type ServeReport struct {
 	RowsWritten float64            `json:"rows_written"`
 	WriteErrors float64            `json:"write_errors"`
 	SpoolBytes  float64            `json:"spool_bytes"`
+	// SpoolBatches counts batches spooled (spilled while PostgreSQL was
+	// behind), replayed from the spool, and skipped there as already
+	// written. PeakSpoolMiB and PeakLagSeconds are the largest spool and
+	// lag (age of the oldest message not yet written) seen, sampled every
+	// 200 ms.
+	SpoolBatches   map[string]float64 `json:"spool_batches"`
+	PeakSpoolMiB   float64            `json:"peak_spool_mib"`
+	PeakLagSeconds float64            `json:"peak_lag_seconds"`
 	// PeakRSSMiB is VmHWM of this process, which runs the ingest server
 	// and nothing else (the sender is another process).
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
@@ -99,10 +109,13 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		}
 	}
 	fmt.Fprintln(os.Stderr, "hepload: serving HEP on", udp.String(), "(udp and tcp); SIGINT or SIGTERM stops")
+	peaks := samplePeaks(ctx, reg)
 	if err := srv.Run(ctx); err != nil {
 		return err
 	}
-	rep := &ServeReport{Addr: udp.String(), Writers: o.writers, Dropped: map[string]float64{}, PeakRSSMiB: peakRSS()}
+	peakSpool, peakLag := peaks()
+	rep := &ServeReport{Addr: udp.String(), Writers: o.writers, Dropped: map[string]float64{}, PeakRSSMiB: peakRSS(),
+		SpoolBatches: map[string]float64{}, PeakSpoolMiB: peakSpool / (1 << 20), PeakLagSeconds: peakLag}
 	mfs, err := reg.Gather()
 	if err != nil {
 		return err
@@ -123,10 +136,54 @@ func serve(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 				if v > 0 {
 					rep.Dropped[m.GetLabel()[0].GetValue()] = v
 				}
+			case "callscope_ingest_spool_batches_total":
+				rep.SpoolBatches[m.GetLabel()[0].GetValue()] = v
 			}
 		}
 	}
 	return writeJSON(stdout, rep)
+}
+
+// samplePeaks reads the ingest spool and lag gauges every 200 ms until ctx
+// ends; the returned function gives the largest values seen.
+func samplePeaks(ctx context.Context, reg *prometheus.Registry) func() (spoolBytes, lagSeconds float64) {
+	var mu sync.Mutex
+	var spool, lag float64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			for _, mf := range mfs {
+				for _, m := range mf.GetMetric() {
+					switch mf.GetName() {
+					case "callscope_ingest_spool_bytes":
+						spool = max(spool, m.GetGauge().GetValue())
+					case "callscope_ingest_lag_seconds":
+						lag = max(lag, m.GetGauge().GetValue())
+					}
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() (float64, float64) {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return spool, lag
+	}
 }
 
 // recreate drops the benchmark database (db.Open creates and migrates it

@@ -21,17 +21,18 @@ type nodeRow struct {
 	Name         string         `db:"name"`
 	AuthKeyHash  []byte         `db:"auth_key_hash"`
 	AllowedCIDRs []netip.Prefix `db:"allowed_cidrs"`
+	CertSHA256   []byte         `db:"cert_sha256"`
 	CreatedAt    time.Time      `db:"created_at"`
 }
 
 func (r nodeRow) node() tenant.Node {
 	return tenant.Node{TenantID: r.TenantID, TenantSlug: r.TenantSlug, TenantStatus: r.TenantStatus,
 		CaptureID: uint32(r.CaptureID), Name: r.Name, AuthKeyHash: r.AuthKeyHash,
-		AllowedCIDRs: r.AllowedCIDRs, CreatedAt: r.CreatedAt}
+		AllowedCIDRs: r.AllowedCIDRs, CertSHA256: r.CertSHA256, CreatedAt: r.CreatedAt}
 }
 
 const nodeSelect = `SELECT n.tenant_id, t.slug, t.status, n.capture_id, n.name, n.auth_key_hash,
-	n.allowed_cidrs, n.created_at
+	n.allowed_cidrs, n.cert_sha256, n.created_at
 	FROM capture_nodes n JOIN tenants t ON t.id = n.tenant_id`
 
 // AddNode registers capture ID n.CaptureID to tenantID and removes it from
@@ -46,6 +47,10 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n tenant.NewNode) (
 	if err != nil {
 		return tenant.Node{}, err
 	}
+	cert, err := tenant.ParseCertFingerprint(n.CertSHA256)
+	if err != nil {
+		return tenant.Node{}, err
+	}
 	var hash []byte
 	if n.AuthKey != "" {
 		hash = tenant.HashAuthKey(n.AuthKey)
@@ -53,19 +58,14 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n tenant.NewNode) (
 	var out tenant.Node
 	err = s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `/* Store.AddNode */ 
-			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs)
-			VALUES ($1, $2, $3, $4, $5)`, tenantID, n.CaptureID, n.Name, hash, cidrs); err != nil {
+			INSERT INTO capture_nodes (tenant_id, capture_id, name, auth_key_hash, allowed_cidrs, cert_sha256)
+			VALUES ($1, $2, $3, $4, $5, $6)`, tenantID, n.CaptureID, n.Name, hash, cidrs, cert); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `/* Store.AddNode */ DELETE FROM unclaimed_nodes WHERE capture_id = $1`, n.CaptureID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, nodeSelect+` WHERE n.tenant_id = $1 AND n.capture_id = $2`, tenantID, n.CaptureID)
-		if err != nil {
-			return err
-		}
-		r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[nodeRow])
-		out = r.node()
+		out, err = nodeInTx(ctx, tx, tenantID, n.CaptureID)
 		return err
 	})
 	switch {
@@ -77,6 +77,66 @@ func (s *Store) AddNode(ctx context.Context, tenantID int64, n tenant.NewNode) (
 		return tenant.Node{}, fmt.Errorf("tenantdb.Store.AddNode(%d, %d): %w", tenantID, n.CaptureID, err)
 	}
 	return out, nil
+}
+
+// UpdateNode changes tenantID's node captureID. Returns NotFound if the
+// tenant has no such node, Invalid for a malformed CIDR or fingerprint.
+func (s *Store) UpdateNode(ctx context.Context, tenantID int64, captureID uint32, u tenant.NodeUpdate) (tenant.Node, error) {
+	var cidrs []netip.Prefix
+	if u.CIDRs != nil {
+		var err error
+		if cidrs, err = tenant.ParseCIDRs(u.CIDRs); err != nil {
+			return tenant.Node{}, err
+		}
+	}
+	var cert []byte
+	if u.CertSHA256 != nil {
+		var err error
+		if cert, err = tenant.ParseCertFingerprint(*u.CertSHA256); err != nil {
+			return tenant.Node{}, err
+		}
+	}
+	var hash []byte
+	if u.AuthKey != nil && *u.AuthKey != "" {
+		hash = tenant.HashAuthKey(*u.AuthKey)
+	}
+	var out tenant.Node
+	err := s.db.InTenant(ctx, tenantID, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `/* Store.UpdateNode */ 
+			UPDATE capture_nodes SET
+				name = coalesce($3, name),
+				auth_key_hash = CASE WHEN $4 THEN $5 ELSE auth_key_hash END,
+				allowed_cidrs = CASE WHEN $6 THEN $7 ELSE allowed_cidrs END,
+				cert_sha256 = CASE WHEN $8 THEN $9 ELSE cert_sha256 END,
+				updated_at = now()
+			WHERE tenant_id = $1 AND capture_id = $2`, tenantID, int64(captureID), u.Name,
+			u.AuthKey != nil, hash, u.CIDRs != nil, cidrs, u.CertSHA256 != nil, cert)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return pgx.ErrNoRows
+		}
+		out, err = nodeInTx(ctx, tx, tenantID, int64(captureID))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return tenant.Node{}, callscope.Errorf(callscope.NotFound, "capture node %d not found", captureID)
+	}
+	if err != nil {
+		return tenant.Node{}, fmt.Errorf("tenantdb.Store.UpdateNode(%d, %d): %w", tenantID, captureID, err)
+	}
+	return out, nil
+}
+
+// nodeInTx reads one node of tenantID.
+func nodeInTx(ctx context.Context, tx pgx.Tx, tenantID, captureID int64) (tenant.Node, error) {
+	rows, err := tx.Query(ctx, nodeSelect+` WHERE n.tenant_id = $1 AND n.capture_id = $2`, tenantID, captureID)
+	if err != nil {
+		return tenant.Node{}, err
+	}
+	r, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[nodeRow])
+	return r.node(), err
 }
 
 // RemoveNode unregisters captureID from tenantID. Returns NotFound if the
@@ -167,9 +227,12 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []tenant.Unclaimed) erro
 	}
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
 		for _, u := range seen {
+			// A sighting reported after the ID was claimed (ingest flushes
+			// what it saw before its node map caught up) is dropped.
 			if _, err := tx.Exec(ctx, `/* Store.NoteUnclaimed */ 
 				INSERT INTO unclaimed_nodes (capture_id, last_source, last_reason, packets, first_seen, last_seen)
-				VALUES ($1, $2, $3, $4, $5, $5)
+				SELECT $1::bigint, $2::inet, $3::text, $4::bigint, $5::timestamptz, $5::timestamptz
+				WHERE NOT EXISTS (SELECT FROM capture_nodes WHERE capture_id = $1)
 				ON CONFLICT (capture_id) DO UPDATE SET
 					last_source = excluded.last_source, last_reason = excluded.last_reason,
 					packets = unclaimed_nodes.packets + excluded.packets,
@@ -189,14 +252,18 @@ func (s *Store) NoteUnclaimed(ctx context.Context, seen []tenant.Unclaimed) erro
 	return nil
 }
 
-// ListUnclaimed returns the unknown capture IDs ingest has seen, most
-// recent first.
+// ListUnclaimed returns the unknown capture IDs ingest has seen and no
+// tenant owns, most recent first.
 func (s *Store) ListUnclaimed(ctx context.Context) ([]tenant.Unclaimed, error) {
 	var out []tenant.Unclaimed
 	err := s.db.AllTenants(ctx, func(tx pgx.Tx) error {
+		// The NOT EXISTS covers a sighting written in the same instant as
+		// the claim, which neither statement could see.
 		rows, err := tx.Query(ctx, `/* Store.ListUnclaimed */ 
-			SELECT capture_id, last_source, last_reason, packets, first_seen, last_seen
-			FROM unclaimed_nodes ORDER BY last_seen DESC`)
+			SELECT u.capture_id, u.last_source, u.last_reason, u.packets, u.first_seen, u.last_seen
+			FROM unclaimed_nodes u
+			WHERE NOT EXISTS (SELECT FROM capture_nodes n WHERE n.capture_id = u.capture_id)
+			ORDER BY u.last_seen DESC`)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package tenantdb_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +168,51 @@ func TestNodes(t *testing.T) {
 			t.Fatal("CIDR check wrong")
 		}
 	})
+	t.Run("Update", func(t *testing.T) {
+		const fp = "sha256 Fingerprint=0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9:0A:1B:2C:3D:4E:5F:60:71:82:93:A4:B5:C6:D7:E8:F9"
+		name, key, cert := "kamailio-2", "n3w-key", fp
+		n, err := b.store.UpdateNode(ctx, acme.ID, 2001, tenant.NodeUpdate{Name: &name, AuthKey: &key, CIDRs: []string{"10.1.0.0/16", "10.2.0.1"}, CertSHA256: &cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Name != "kamailio-2" || !n.CheckAuthKey([]byte("n3w-key")) || n.CheckAuthKey([]byte("s3cret")) ||
+			fmt.Sprint(n.AllowedCIDRs) != "[10.1.0.0/16 10.2.0.1/32]" {
+			t.Fatalf("after update: %+v", n)
+		}
+		if got := tenant.FormatCertFingerprint(n.CertSHA256); got != fp[len("sha256 Fingerprint="):] {
+			t.Fatalf("fingerprint %s", got)
+		}
+		sum, _ := tenant.ParseCertFingerprint(strings.ToLower(strings.ReplaceAll(fp[len("sha256 Fingerprint="):], ":", "")))
+		if !n.AllowsCert(sum) || n.AllowsCert(nil) || n.AllowsCert(make([]byte, 32)) {
+			t.Fatal("certificate binding check wrong")
+		}
+
+		// Untouched fields stay; empty values lift the requirement.
+		empty := ""
+		n, err = b.store.UpdateNode(ctx, acme.ID, 2001, tenant.NodeUpdate{AuthKey: &empty, CIDRs: []string{}, CertSHA256: &empty})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Name != "kamailio-2" || n.AuthKeyHash != nil || len(n.AllowedCIDRs) != 0 || n.CertSHA256 != nil || !n.AllowsCert(nil) {
+			t.Fatalf("after clearing: %+v", n)
+		}
+
+		if _, err := b.store.UpdateNode(ctx, globex.ID, 2001, tenant.NodeUpdate{Name: &name}); !callscope.Is(err, callscope.NotFound) {
+			t.Errorf("globex updating acme's node: want NotFound, got %v", err)
+		}
+		bad := "0A:1B"
+		if _, err := b.store.UpdateNode(ctx, acme.ID, 2001, tenant.NodeUpdate{CertSHA256: &bad}); !callscope.Is(err, callscope.Invalid) {
+			t.Errorf("short fingerprint: want Invalid, got %v", err)
+		}
+		if _, err := b.store.UpdateNode(ctx, acme.ID, 2001, tenant.NodeUpdate{CIDRs: []string{"nope"}}); !callscope.Is(err, callscope.Invalid) {
+			t.Errorf("bad CIDR: want Invalid, got %v", err)
+		}
+		// Restore what the later subtests expect.
+		old := "s3cret"
+		if _, err := b.store.UpdateNode(ctx, acme.ID, 2001, tenant.NodeUpdate{AuthKey: &old, CIDRs: []string{"127.0.0.0/8"}}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("Unclaimed", func(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		err := b.store.NoteUnclaimed(ctx, []tenant.Unclaimed{{CaptureID: 9999, LastSource: mustAddr("127.0.0.5"), LastReason: "unknown_node", Packets: 3, LastSeen: now}})
@@ -184,6 +231,14 @@ func TestNodes(t *testing.T) {
 		}
 		if u, _ := b.store.ListUnclaimed(ctx); len(u) != 0 {
 			t.Fatalf("claimed node still listed: %+v", u)
+		}
+		// Ingest reports what it saw before its node map learned of the
+		// claim: the claimed ID must not come back.
+		if err := b.store.NoteUnclaimed(ctx, []tenant.Unclaimed{{CaptureID: 9999, LastSource: mustAddr("127.0.0.6"), LastReason: "unknown_node", Packets: 1, LastSeen: now}}); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := b.store.ListUnclaimed(ctx); len(u) != 0 {
+			t.Fatalf("claimed node listed again after a late sighting: %+v", u)
 		}
 	})
 }
