@@ -52,6 +52,14 @@ func TestSearchPage(t *testing.T) {
 		if !strings.Contains(first.Text(), "alice → bob") {
 			t.Errorf("parties missing in %q", first.Text())
 		}
+		// The call record's outcome and duration (answer to BYE).
+		last := rows.Last()
+		if got := first.Find(`[data-testid="result-outcome"]`).Text(); got != "busy" {
+			t.Errorf("outcome %q, want busy", got)
+		}
+		if got := last.Find(`[data-testid="result-outcome"]`).Text(); got != "answered" || !strings.Contains(last.Text(), "30s") {
+			t.Errorf("answered call: outcome %q in %q, want answered and 30s", got, last.Text())
+		}
 	})
 	t.Run("Filters", func(t *testing.T) {
 		q := url.Values{"tenant": {strconv.FormatInt(b.acme.ID, 10)}, "from": {now.Add(-3 * time.Hour).Format("2006-01-02T15:04")},

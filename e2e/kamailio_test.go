@@ -56,6 +56,9 @@ type Proxy struct {
 	// CPU, when set, is the CPU list (taskset -c) the proxy's processes
 	// run on.
 	CPU string
+	// RejectUser, when set, is a Request-URI user the proxy refuses
+	// itself with 404 Not Found instead of relaying.
+	RejectUser string
 
 	// ModulesDir is filled in by startKamailio.
 	ModulesDir string

@@ -55,7 +55,8 @@ func newBatchID() [16]byte {
 //
 // and of each row (big-endian):
 //
-//	kind u8 | payload type u8 | protocol u8 | flags u8 (1 sdp, 2 status, 4 cseq)
+//	kind u8 | payload type u8 | protocol u8 | flags u8 (1 sdp, 2 status, 4 cseq,
+//	  bits 3-7 the correlation source: 0 unknown, 1 HEP chunk, 2+k header k)
 //	status i16 | cseq u32 | capture id u32 | tenant id i64
 //	captured at i64 | received at i64 (unix µs)
 //	src: addr [16] | addr kind u8 (0 none, 4, 6) | port u16 ; dst the same
@@ -123,6 +124,7 @@ func (b *batch) encode(dst []byte) []byte {
 		if r.hasCSeq {
 			flags |= 4
 		}
+		flags |= r.corrSrc << 3
 		dst = append(dst, r.kind, r.payloadType, r.protocol, flags)
 		dst = binary.BigEndian.AppendUint16(dst, uint16(r.status))
 		dst = binary.BigEndian.AppendUint32(dst, r.cseq)
@@ -173,6 +175,7 @@ func decodeBatch(p []byte, b *batch) (err error) {
 		r.kind, r.payloadType, r.protocol = p[0], p[1], p[2]
 		flags := p[3]
 		r.hasSDP, r.hasStatus, r.hasCSeq = flags&1 != 0, flags&2 != 0, flags&4 != 0
+		r.corrSrc = flags >> 3
 		r.status = int16(binary.BigEndian.Uint16(p[4:]))
 		r.cseq = binary.BigEndian.Uint32(p[6:])
 		r.captureID = binary.BigEndian.Uint32(p[10:])

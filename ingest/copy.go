@@ -21,7 +21,7 @@ import (
 const copySIP = `COPY sip_messages (tenant_id, captured_at, received_at, call_id, correlation_id,
 	method, status, reason, cseq, cseq_method, from_user, from_tag, to_user, to_tag, ruri_user,
 	user_agent, src_ip, src_port, dst_ip, dst_port, transport, capture_id, node_name, has_sdp,
-	payload) FROM STDIN (FORMAT binary)`
+	payload, correlation_source) FROM STDIN (FORMAT binary)`
 
 const copyEvents = `COPY hep_events (tenant_id, captured_at, received_at, payload_type, call_id,
 	correlation_id, src_ip, src_port, dst_ip, dst_port, capture_id, payload) FROM STDIN (FORMAT binary)`
@@ -84,9 +84,10 @@ func appendInet(b []byte, a netip.Addr) []byte {
 	return append(b, v[:]...)
 }
 
-// appendSIPTuple appends r as one sip_messages tuple (25 fields).
-func appendSIPTuple(b []byte, r *row) []byte {
-	b = binary.BigEndian.AppendUint16(b, 25)
+// appendSIPTuple appends r as one sip_messages tuple (26 fields);
+// corrNames names the correlation headers (see corrSourceName).
+func appendSIPTuple(b []byte, r *row, corrNames []string) []byte {
+	b = binary.BigEndian.AppendUint16(b, 26)
 	b = appendInt64(b, r.tenantID)
 	b = appendTime(b, r.capturedAt)
 	b = appendTime(b, r.receivedAt)
@@ -123,7 +124,8 @@ func appendSIPTuple(b []byte, r *row) []byte {
 	} else {
 		b = append(b, 0, 0, 0, 1, 0)
 	}
-	return appendBytes(b, r.field(fPayload))
+	b = appendBytes(b, r.field(fPayload))
+	return appendCorrSource(b, r, corrNames)
 }
 
 // appendEventTuple appends r as one hep_events tuple (12 fields).

@@ -25,10 +25,12 @@
 //	     Writers copiers take batches from the front, each a transaction   v
 //	     of INSERT ingest_batches(id) + binary COPY sip_messages/hep_events;
 //	     a copier commits only after the batch before it did (batches become
-//	     visible in the order they were formed); a failure rolls back the
-//	     ones behind it and all go back to the front after RetryInterval; a
-//	     batch whose id is already in ingest_batches is skipped (exactly
-//	     once, also when a spool is replayed by the next process).
+//	     visible in the order they were formed), merging the batch's calls
+//	     into call_records (records.go) once that batch committed; a failure
+//	     rolls back the ones behind it and all go back to the front after
+//	     RetryInterval; a batch whose id is already in ingest_batches is
+//	     skipped (exactly once, also when a spool is replayed by the next
+//	     process).
 //
 // Durability: a batch spilled to the spool survives a crash of the process
 // once write(2) returned; the spool is fsync'd within a second, so a power

@@ -49,6 +49,7 @@ type metrics struct {
 	spoolBatches     *prometheus.CounterVec
 	writeErrors      prometheus.Counter
 	streamsRefused   *prometheus.CounterVec
+	recordErrors     prometheus.Counter
 }
 
 // gauges are the values the metrics read from the server when scraped.
@@ -102,6 +103,10 @@ func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 			Name: "callscope_ingest_connections_refused_total",
 			Help: "TCP/TLS connections closed at once, by limit reached: per_source or global.",
 		}, []string{"limit"}),
+		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "callscope_ingest_record_errors_total",
+			Help: "Batches whose messages were written but whose call records could not be updated (see `callscope calls rebuild`).",
+		}),
 	}
 	for t, tr := range transports {
 		for v := range 4 {
@@ -114,7 +119,7 @@ func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 		m.dropped[r] = dropped.WithLabelValues(r)
 	}
 	cs := []prometheus.Collector{packets, accepted, dropped, m.acceptedByTenant, m.batchSize,
-		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors, m.streamsRefused,
+		m.flushSeconds, m.rowsWritten, m.spoolBatches, m.writeErrors, m.streamsRefused, m.recordErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "callscope_ingest_queue_depth",
 			Help: "Rows waiting in memory for the writer.",

@@ -133,6 +133,9 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 		// the correlation chunk.
 		r.setText(fCallID, p.CorrelationID)
 		r.setText(fCorrelation, p.CorrelationID)
+		if len(p.CorrelationID) > 0 {
+			r.corrSrc = corrHEP
+		}
 		for i := fMethod; i < fPayload; i++ {
 			r.end[i] = uint32(len(r.buf))
 		}
@@ -154,6 +157,7 @@ func (h *handler) build(b []byte, sender netip.AddrPort, now time.Time) (*row, *
 	if len(corr) == 0 {
 		corr = m.Correlation
 	}
+	r.corrSrc = corrSource(s.corrNames, len(p.CorrelationID) > 0, m.CorrelationHeader)
 	// Kamailio's siptrace sends no agent name (chunk 0x0013): the name the
 	// node was registered with stands in, so that ladders say "proxy-a",
 	// not "capture 2001". A name the agent sends wins.

@@ -43,6 +43,7 @@ type row struct {
 	hasSDP      bool
 	hasStatus   bool
 	hasCSeq     bool
+	corrSrc     uint8 // where the correlation value came from (correlation.go)
 	status      int16
 	cseq        uint32
 	captureID   uint32

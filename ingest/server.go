@@ -32,6 +32,7 @@ type Server struct {
 	m         *metrics
 	nodes     *resolver
 	extractor *sip.Extractor
+	corrNames []string // extractor's correlation headers, by index
 	dedup     *dedup
 	queue     chan *row
 	spool     *spool
@@ -96,6 +97,7 @@ func New(cfg Config, d *db.DB, nodes *tenantdb.Store, reg prometheus.Registerer,
 		conns:     map[net.Conn]struct{}{},
 		perSource: map[netip.Addr]int{},
 	}
+	s.corrNames = s.extractor.CorrelationHeaders()
 	if cfg.DedupWindow > 0 {
 		s.dedup = newDedup(cfg.DedupWindow)
 	}

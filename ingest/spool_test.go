@@ -133,6 +133,7 @@ func TestBatchEncodeDecode(t *testing.T) {
 	r := getRow()
 	r.kind, r.payloadType, r.protocol, r.hasSDP, r.hasStatus, r.status = kindSIP, 1, 17, true, true, 180
 	r.hasCSeq, r.cseq, r.captureID, r.tenantID = true, 4294967295, 2001, 42
+	r.corrSrc = corrMax // the highest source the flag bits hold survives
 	r.capturedAt, r.receivedAt = 1700000000123456, 1700000000223456
 	r.src, r.dst = testSrc, testDst
 	for i := range nFields {

@@ -464,7 +464,9 @@ func (w *writer) publishLag() {
 // when prev failed.
 func (s *Server) writeBatch(ctx context.Context, c *copier, b *batch, prev <-chan bool) error {
 	start := time.Now()
-	nSIP, nEv := c.encode(b)
+	nSIP, nEv := c.encode(b, s.corrNames)
+	cb := s.foldRecords(b.rows)
+	defer releaseRecords(cb)
 
 	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
@@ -490,6 +492,9 @@ func (s *Server) writeBatch(ctx context.Context, c *copier, b *batch, prev <-cha
 	if err != nil {
 		return err // already written: the deferred rollback ends the transaction
 	}
+	if err := s.applyRecords(wctx, tx, cb); err != nil {
+		return fmt.Errorf("ingest: write batch %x (%d rows): call records: %w", b.id[:4], len(b.rows), err)
+	}
 	cctx, ccancel := context.WithTimeout(ctx, writeTimeout)
 	defer ccancel()
 	if err := tx.Commit(cctx); err != nil {
@@ -507,12 +512,12 @@ func (s *Server) writeBatch(ctx context.Context, c *copier, b *batch, prev <-cha
 }
 
 // encode fills c's COPY buffers with b's rows and counts them per table.
-func (c *copier) encode(b *batch) (nSIP, nEv int) {
+func (c *copier) encode(b *batch, corrNames []string) (nSIP, nEv int) {
 	c.sipBuf = append(c.sipBuf[:0], copyHeader...)
 	c.evBuf = append(c.evBuf[:0], copyHeader...)
 	for _, r := range b.rows {
 		if r.kind == kindSIP {
-			c.sipBuf = appendSIPTuple(c.sipBuf, r)
+			c.sipBuf = appendSIPTuple(c.sipBuf, r, corrNames)
 			nSIP++
 		} else {
 			c.evBuf = appendEventTuple(c.evBuf, r)

@@ -26,8 +26,11 @@ var benchDay = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
 // TestLoadBenchDatabase fills callscope_bench_query with ~10 million messages:
 // 1.43 million 7-message calls spread over one day across 20 tenants, the
 // volume of an operator with ~100 calls per second at peak, and ~1.5
-// million LOG, RTCP and QoS events. It runs only
-// with CALLSCOPE_BENCH_LOAD=1 and takes minutes:
+// million LOG, RTCP and QoS events, with the calls' records (querytest.Copy
+// merges them as ingest does; a database loaded before records existed
+// gets them from `callscope calls rebuild --from 2026-02-01T00:00:00Z --to
+// 2026-02-02T00:00:00Z`). It runs only with CALLSCOPE_BENCH_LOAD=1 and
+// takes minutes:
 //
 //	CALLSCOPE_BENCH_LOAD=1 go test -run TestLoadBenchDatabase -timeout 2h ./query/
 func TestLoadBenchDatabase(t *testing.T) {

@@ -24,25 +24,35 @@ const LegWindow = 5 * time.Minute
 // Call-ID to name the B leg.
 const B2BSuffix = "_b2b-1"
 
-// Call returns callID of tenantID with its correlated legs (same
-// correlation id, an X-CID naming it, or Call-ID + "_b2b-1") and its
-// events, reading only messages captured in [from, to]. Legs are looked
-// for within LegWindow of the call and still only inside [from, to].
+// Call returns callID of tenantID with every correlated leg (the same
+// correlation value, a correlation value naming it or named by it, or
+// Call-ID + "_b2b-1" either way) and its events, reading only messages
+// captured in [from, to]: the admin's read. Legs are looked for within
+// LegWindow of the call and still only inside [from, to].
 //
 // Returns NotFound if the tenant has no message of callID in [from, to],
 // whether or not another tenant or another time holds one; Invalid for an
 // empty call id or window.
 func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*queryapi.Call, error) {
-	return s.readCall(ctx, queryapi.TenantInfo{ID: tenantID}, false, callID, from, to)
+	return s.readCall(ctx, queryapi.TenantInfo{ID: tenantID}, false, true, callID, from, to)
 }
 
-// CallOf is Call for a tenant the caller has already read (the view route
-// has it from its tenant cache): the same read, less the tenant row.
+// CallOf is the read a view token may make, for a tenant the caller has
+// already read (the view route has it from its tenant cache). A token
+// names one call; it reaches that call and the legs that point at it (their
+// correlation value is its Call-ID, or their Call-ID is its Call-ID +
+// "_b2b-1") and the legs a capture node joined to it (a value the node
+// set in HEP's correlation chunk, shared or naming the leg). It never
+// follows what the call's own SIP headers assert: a call carrying
+// "X-CID: <another call's Call-ID>", a Call-ID "<another>_b2b-1" or a
+// shared P-Charging-Vector icid does not open other calls to its token
+// holder — unless the tenant set FollowHeaderCorrelation, saying its own
+// equipment writes those headers. Errors as Call.
 func (s *Store) CallOf(ctx context.Context, t queryapi.TenantInfo, callID string, from, to time.Time) (*queryapi.Call, error) {
-	return s.readCall(ctx, t, true, callID, from, to)
+	return s.readCall(ctx, t, true, t.FollowHeaderCorrelation, callID, from, to)
 }
 
-func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant bool, callID string, from, to time.Time) (*queryapi.Call, error) {
+func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant, followHeaders bool, callID string, from, to time.Time) (*queryapi.Call, error) {
 	switch {
 	case t.ID <= 0:
 		return nil, callscope.FieldError("tenant_id", "required")
@@ -54,7 +64,7 @@ func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant 
 		return nil, callscope.FieldError("window", "may not exceed %d days", int(queryapi.MaxRange/(24*time.Hour)))
 	}
 	var call *queryapi.Call
-	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, callID, from, to), func(br pgx.BatchResults) error {
+	err := s.db.ReadInTenant(ctx, t.ID, callBatch(t.ID, haveTenant, followHeaders, callID, from, to), func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil { // plan_cache_mode
 			return err
 		}
@@ -69,6 +79,7 @@ func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant 
 			return err
 		}
 		c.Tenant, call = t, c
+		c.Tenant.FollowHeaderCorrelation = false
 		return nil
 	})
 	if err != nil {
@@ -85,16 +96,19 @@ func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant 
 // indistinguishable.
 var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 
-// callSQL reads a call in one statement: the call's extent and correlation
-// values inside [$3, $4] (ext), the window around it where legs are looked
-// for, clipped to [$3, $4] (win), the correlated legs found there (legs):
-// the same correlation value, a correlation value naming this Call-ID
-// (X-CID carries the A leg's Call-ID), the Call-ID a correlation value
-// names, and the B2BUA's suffix either way ($6); then the messages of the
-// call in [$3, $4] and of its legs in the window, and the LOG and QoS
-// events of any of them (by Call-ID or by any correlation value), all in
-// capture order. $5 is LegWindow. Every CTE is computed once: messages and
-// events used to be two statements that each worked out the legs again.
+// callSQL reads a call in one statement: the call's extent and the
+// correlation values it may follow inside [$3, $4] (ext: all of them when
+// $7, else only those its capture nodes set, correlation_source 'hep'),
+// the window around it where legs are looked for, clipped to [$3, $4]
+// (win), the correlated legs found there (legs): a correlation value
+// naming this Call-ID (X-CID carries the A leg's Call-ID), the same value
+// as one it follows, the Call-ID such a value names, and the Call-IDs of
+// $6 (the B2BUA's suffix added, and for an admin removed); then the
+// messages of the call in [$3, $4] and of its legs in the window, and the
+// LOG and QoS events of any of them (by Call-ID or by a correlation value
+// it follows), all in capture order. $5 is LegWindow. Every CTE is
+// computed once: messages and events used to be two statements that each
+// worked out the legs again.
 //
 // A row is a message when kind is 0 and an event of HEP payload type kind
 // otherwise; the columns a kind does not have are empty.
@@ -120,7 +134,8 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // a column with a value: an index condition.
 const callSQL = `/* Store.Call */ WITH ext AS (
 	SELECT min(captured_at) AS first, max(captured_at) AS last,
-		coalesce(array_agg(DISTINCT correlation_id) FILTER (WHERE correlation_id IS NOT NULL), '{}') AS corrs
+		coalesce(array_agg(DISTINCT correlation_id) FILTER (
+			WHERE correlation_id IS NOT NULL AND ($7::boolean OR correlation_source = 'hep')), '{}') AS corrs
 	FROM sip_messages
 	WHERE tenant_id = $1 AND call_id = $2 AND captured_at >= $3 AND captured_at <= $4
 ), win AS (
@@ -178,10 +193,12 @@ func callStatements() []string { return []string{callSQL} }
 // row unless the caller has it, and callSQL. With the tenant setting that
 // db.ReadInTenant puts first, a view of a call is one round trip and one
 // implicit transaction (it used to be five statements, each its own round
-// trip, inside BEGIN and COMMIT).
-func callBatch(tenantID int64, haveTenant bool, callID string, from, to time.Time) *pgx.Batch {
+// trip, inside BEGIN and COMMIT). followHeaders is callSQL's $7; without
+// it the A leg that a "_b2b-1" Call-ID names is not followed either: the
+// Call-ID is the call's own header.
+func callBatch(tenantID int64, haveTenant, followHeaders bool, callID string, from, to time.Time) *pgx.Batch {
 	related := []string{callID + B2BSuffix}
-	if base, ok := strings.CutSuffix(callID, B2BSuffix); ok {
+	if base, ok := strings.CutSuffix(callID, B2BSuffix); ok && followHeaders {
 		related = append(related, base)
 	}
 	batch := &pgx.Batch{}
@@ -194,7 +211,7 @@ func callBatch(tenantID int64, haveTenant bool, callID string, from, to time.Tim
 	if !haveTenant {
 		batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
 	}
-	batch.Queue(callSQL, tenantID, callID, from, to, LegWindow, related)
+	batch.Queue(callSQL, tenantID, callID, from, to, LegWindow, related, followHeaders)
 	return batch
 }
 

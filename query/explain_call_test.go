@@ -35,7 +35,7 @@ func TestExplainCallBench(t *testing.T) {
 	}
 	err := d.InTenant(ctx, tid, func(tx pgx.Tx) error {
 		for _, stmt := range callStatements() {
-			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+stmt, tid, "view-bench-20", from, to, LegWindow, []string{"view-bench-20" + B2BSuffix})
+			rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+stmt, tid, "view-bench-20", from, to, LegWindow, []string{"view-bench-20" + B2BSuffix}, false)
 			if err != nil {
 				return err
 			}

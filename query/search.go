@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/callscope/callscope/callrec"
 	"github.com/callscope/callscope/query/queryapi"
 )
 
@@ -90,10 +91,23 @@ func scanSummary(row pgx.CollectableRow) (queryapi.CallSummary, error) {
 		fromUser   *string
 		toUser     *string
 		final      *int16
+		state      []byte
 	)
 	if err := row.Scan(&c.TenantID, &c.TenantSlug, &c.CallID, &c.First, &method, &fromUser, &toUser,
-		&c.Last, &c.Messages, &final, &answeredAt); err != nil {
+		&c.Last, &c.Messages, &final, &answeredAt, &state); err != nil {
 		return c, err
+	}
+	if st, err := callrec.UnmarshalState(state); state != nil && err == nil {
+		rec := st.Record(c.CallID, time.Now())
+		c.Method, c.FromUser, c.ToUser = deref(method), deref(fromUser), deref(toUser)
+		c.First, c.Last, c.Outcome = c.First.UTC(), c.Last.UTC(), rec.Outcome
+		if rec.FinalStatus != nil {
+			c.FinalStatus = *rec.FinalStatus
+		}
+		if rec.DurationMs != nil {
+			c.Duration = time.Duration(*rec.DurationMs) * time.Millisecond
+		}
+		return c, nil
 	}
 	c.First, c.Last = c.First.UTC(), c.Last.UTC()
 	c.Method, c.FromUser, c.ToUser = deref(method), deref(fromUser), deref(toUser)
@@ -135,8 +149,11 @@ const searchExecMode = pgx.QueryExecModeCacheDescribe
 //	       second capture node come later), newest first, keyset-paginated,
 //	       limit+1 rows. Then the tenants' pages merged, limit+1 again.
 //	agg:   per call on the page only, its messages within callSpan of the
-//	       first: last time, count, final status of the first request,
-//	       answer time.
+//	       first: last time, count; and its record (call_records), whose
+//	       final status, outcome and duration are the call's. A call
+//	       stored before records existed falls back to the final status
+//	       of its first request and the time from its first 2xx to its
+//	       last message.
 //
 // Per-tenant subqueries are what keep cross-tenant search cheap: with
 // `tenant_id = ANY(all)` no index yields rows in time order, so "the latest
@@ -159,11 +176,11 @@ func searchSQL(f queryapi.Filter, tenants []int64) (string, []any) {
 	} {
 		mode, pat, _ := queryapi.UserPattern(u.field, u.v)
 		switch mode {
-		case "exact":
+		case queryapi.MatchExact:
 			b.and("m." + u.col + " = " + b.arg(pat))
-		case "prefix":
+		case queryapi.MatchPrefix:
 			b.and("m." + u.col + " LIKE " + b.arg(pat))
-		case "suffix":
+		case queryapi.MatchSuffix:
 			// Must read reverse(col) exactly as the index expression does.
 			b.and("reverse(m." + u.col + ") LIKE " + b.arg(pat))
 		}
@@ -180,7 +197,10 @@ func searchSQL(f queryapi.Filter, tenants []int64) (string, []any) {
 		exists("(x.src_ip <<= " + ip + " OR x.dst_ip <<= " + ip + ")")
 	}
 	if f.Status != 0 {
-		exists("x.status = " + b.arg(f.Status))
+		// The record's final status, not any status a message carried: a
+		// REGISTER challenged with 401 and then accepted is a 200.
+		b.and("EXISTS (SELECT 1 FROM call_records r WHERE r.tenant_id = m.tenant_id AND r.call_id = m.call_id" +
+			" AND r.final_status = " + b.arg(f.Status) + ")")
 	}
 	if f.UserAgent != "" {
 		exists("x.user_agent ILIKE " + b.arg("%"+queryapi.EscapeLike(f.UserAgent)+"%"))
@@ -223,8 +243,9 @@ WITH page AS (
 	LIMIT ` + limit + `
 )
 SELECT p.tenant_id, p.slug, p.call_id, p.captured_at, p.method, p.from_user, p.to_user,
-	a.last, a.n, a.final_status, a.answered_at
+	a.last, a.n, a.final_status, a.answered_at, r.state
 FROM page p
+LEFT JOIN call_records r ON r.tenant_id = p.tenant_id AND r.call_id = p.call_id
 CROSS JOIN LATERAL (
 	SELECT max(x.captured_at) AS last, count(*)::int AS n,
 		(array_agg(x.status ORDER BY x.captured_at DESC) FILTER (

@@ -173,7 +173,8 @@ func (s *Server) viewCallOf(c echo.Context) (*queryapi.Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	ti := queryapi.TenantInfo{ID: t.ID, Slug: t.Slug, Aliases: t.Aliases, EmbedOrigins: t.EmbedOrigins}
+	ti := queryapi.TenantInfo{ID: t.ID, Slug: t.Slug, Aliases: t.Aliases, EmbedOrigins: t.EmbedOrigins,
+		FollowHeaderCorrelation: t.FollowHeaderCorrelation}
 	return s.store.CallOf(ctx, ti, claims.CallID, claims.WindowStart, claims.WindowEnd)
 }
 

@@ -189,5 +189,6 @@ func (e *Enforcer) deleteTenantBefore(ctx context.Context, tenantID int64, cutof
 			}
 		}
 	}
-	return total, nil
+	n, err := e.deleteRecordsBefore(ctx, tenantID, cutoff)
+	return total + n, err
 }

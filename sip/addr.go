@@ -42,6 +42,29 @@ func nameAddr(v []byte) (uri, params []byte) {
 	return uri, params
 }
 
+// displayName returns the display name of a From/To style value: the
+// inside of a quoted display name (escapes kept), or the token words before
+// '<'; nil for an addr-spec or a name-addr without one.
+//
+//	"Alice \"A\"" <sip:alice@example.com>   Alice \"A\"
+//	Bob Smith <sip:bob@example.com>         Bob Smith
+//	sip:carol@example.com;tag=1             (none)
+func displayName(v []byte) []byte {
+	v = trimLeftWS(v)
+	if len(v) > 0 && v[0] == '"' {
+		end := skipQuoted(v, 0)
+		if end >= len(v) { // never closed, or nothing after it: not a name-addr
+			return nil
+		}
+		return v[1 : end-1]
+	}
+	lt := bytes.IndexByte(v, '<')
+	if lt <= 0 {
+		return nil
+	}
+	return trimWS(v[:lt])
+}
+
 // userHost returns the user and host of a sip:, sips: or tel: URI; other
 // schemes give nothing.
 //

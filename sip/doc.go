@@ -13,7 +13,7 @@
 //	INVITE sip:bob@biloxi.example.com SIP/2.0\r\n             start line: Method, RequestURI (-> RURIUser)
 //	Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776\r\n   first Via value -> ViaBranch
 //	Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bK1\r\n    (later Vias ignored)
-//	From: "Alice \"A\"" <sip:alice@example.com>;tag=1928\r\n  -> FromUser, FromHost, FromTag
+//	From: "Alice \"A\"" <sip:alice@example.com>;tag=1928\r\n  -> FromName, FromUser, FromHost, FromTag
 //	t: <sip:bob@biloxi.example.com>\r\n                       compact form of To
 //	Call-ID: a84b4c76e66710\r\n                               -> CallID (required)
 //	CSeq: 314159 INVITE\r\n                                   -> CSeqNum, CSeqMethod

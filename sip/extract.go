@@ -53,6 +53,20 @@ func NewExtractor(correlationHeaders []string) *Extractor {
 	return x
 }
 
+// CorrelationHeaders returns the correlation header names x reads, in
+// order of preference and in lower case: the values of
+// Message.CorrelationHeader.
+func (x *Extractor) CorrelationHeaders() []string {
+	if x == nil {
+		return nil
+	}
+	names := make([]string, len(x.corr))
+	for i, c := range x.corr {
+		names[i] = c.name
+	}
+	return names
+}
+
 // noCorrelation stands in for a nil *Extractor.
 var noCorrelation Extractor
 
@@ -301,10 +315,12 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 			uri, params := nameAddr(value)
 			m.FromUser, m.FromHost = userHost(uri)
 			m.FromTag = param(params, "tag", false)
+			m.FromName = displayName(value)
 		case seenTo:
 			uri, params := nameAddr(value)
 			m.ToUser, m.ToHost = userHost(uri)
 			m.ToTag = param(params, "tag", false)
+			m.ToName = displayName(value)
 		case seenVia:
 			m.ViaBranch = viaBranch(value)
 		case seenUA:
@@ -333,7 +349,7 @@ func (x *Extractor) header(line []byte, m *Message, p *parse) {
 			v = param(v, "icid-value", false)
 		}
 		if len(v) > 0 {
-			m.Correlation, p.corrIdx = v, k
+			m.Correlation, m.CorrelationHeader, p.corrIdx = v, c.name, k
 		}
 		break
 	}

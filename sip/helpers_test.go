@@ -67,8 +67,8 @@ func slicesOf(m *Message) map[string][]byte {
 	return map[string][]byte{
 		"Method": m.Method, "RequestURI": m.RequestURI, "RURIUser": m.RURIUser, "Reason": m.Reason,
 		"CallID": m.CallID, "CSeqMethod": m.CSeqMethod,
-		"FromUser": m.FromUser, "FromHost": m.FromHost, "FromTag": m.FromTag,
-		"ToUser": m.ToUser, "ToHost": m.ToHost, "ToTag": m.ToTag,
+		"FromUser": m.FromUser, "FromHost": m.FromHost, "FromTag": m.FromTag, "FromName": m.FromName,
+		"ToUser": m.ToUser, "ToHost": m.ToHost, "ToTag": m.ToTag, "ToName": m.ToName,
 		"ViaBranch": m.ViaBranch, "UserAgent": m.UserAgent, "Contact": m.Contact,
 		"ContentType": m.ContentType, "Correlation": m.Correlation, "Body": m.Body,
 		"SDPBody": SDPBody(m),

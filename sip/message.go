@@ -32,6 +32,11 @@ type Message struct {
 	// writes it ("[2001:db8::1]"); a tel: URI gives its number as the user.
 	FromUser, FromHost, FromTag []byte
 	ToUser, ToHost, ToTag       []byte
+	// FromName and ToName are the display names of From and To: the
+	// content of a quoted display name with its escapes kept (\" stays
+	// two bytes), or a token display name as written. Empty when there is
+	// none.
+	FromName, ToName []byte
 
 	// ViaBranch is the branch parameter of the top Via: the first value of
 	// the first Via (compact v) header.
@@ -50,6 +55,9 @@ type Message struct {
 	// Correlation is the value of the first configured correlation header
 	// present (see [NewExtractor]); for P-Charging-Vector, its icid-value.
 	Correlation []byte
+	// CorrelationHeader names the header Correlation came from, in lower
+	// case as configured ("x-cid"); empty when Correlation is.
+	CorrelationHeader string
 
 	// Body is everything after the empty line that ends the headers, nil
 	// when there is none.

@@ -23,6 +23,8 @@ type Update struct {
 	RetentionDays *int
 	EmbedOrigins  []string // replaced when non-nil
 	Aliases       map[string]string
+	// FollowHeaderCorrelation: see Tenant.
+	FollowHeaderCorrelation *bool
 }
 
 // NewNode describes a capture node to register.

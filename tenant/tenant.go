@@ -41,6 +41,12 @@ type Tenant struct {
 	Aliases          map[string]string `db:"aliases"`
 	TokensValidAfter *time.Time        `db:"tokens_valid_after"`
 	CreatedAt        time.Time         `db:"created_at"`
+	// FollowHeaderCorrelation lets the tenant's view tokens follow the
+	// correlation headers (X-CID, P-Charging-Vector...) a call carries to
+	// other calls; off, a token reaches only legs that point at its call or
+	// that a capture node joined to it. For tenants whose own B2BUA writes
+	// those headers.
+	FollowHeaderCorrelation bool `db:"follow_header_correlation"`
 }
 
 // Active reports whether the tenant may ingest and be viewed.

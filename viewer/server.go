@@ -157,6 +157,8 @@ func (s *Server) Routes(e *echo.Echo) {
 	e.GET("/v/:token/scenario.zip", s.scenarioZip)         // view token with scope scenario
 	e.POST("/api/v1/view-tokens", s.forward)               // API key, checked by query
 	e.DELETE("/api/v1/view-tokens/:jti", s.forward)        // API key, checked by query
+	e.GET("/api/v1/calls", s.forward)                      // API key, checked by query: its tenant's calls
+	e.GET("/api/v1/calls/:call_id", s.forward)             // API key, checked by query: its tenant's call
 	e.GET("/api/v1/calls/:call_id/scenario", s.forward)    // API key, checked by query
 	e.GET("/.well-known/jwks.json", s.forward)             // public
 	e.GET("/static/*", echo.WrapHandler(static.Handler())) // public, content-hashed

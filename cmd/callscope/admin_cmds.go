@@ -57,6 +57,7 @@ func tenantCommands() []command {
 		{name: "alias", args: "SLUG IP[:PORT] NAME", summary: "name an endpoint in the tenant's ladders: the column of IP (any port) or IP:PORT reads NAME, with the address under it", run: tenantAlias},
 		{name: "unalias", args: "SLUG IP[:PORT]", summary: "remove the name of an endpoint (as set by tenant alias or the console)", run: tenantUnalias},
 		{name: "aliases", args: "SLUG", summary: "list the tenant's endpoint names", run: tenantAliases},
+		{name: "follow-headers", args: "SLUG on|off", summary: "whether the tenant's view links follow the correlation headers its calls carry (X-CID, P-Charging-Vector...) to other calls; off by default", run: tenantFollowHeaders},
 	}
 }
 
@@ -137,6 +138,35 @@ func tenantStatus(ctx context.Context, c *cmdline) error {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "tenant %s is %s\n", t.Slug, status)
+		return nil
+	})
+}
+
+// tenantFollowHeaders sets whether the tenant's view tokens follow the
+// correlation headers its calls carry to other calls. Off, a link reaches
+// its call, the legs that point at it and the legs capture nodes joined.
+func tenantFollowHeaders(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	on := pos[1] == "on"
+	if !on && pos[1] != "off" {
+		return usagef("%q: want on or off", pos[1])
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		if _, err := ts.Update(ctx, t.ID, tenant.Update{FollowHeaderCorrelation: &on}); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.TenantSettings, t.ID, t.Slug, "follow-headers "+pos[1]); err != nil {
+			return err
+		}
+		if on {
+			fmt.Fprintf(c.stdout, "tenant %s: view links follow correlation headers to other calls\n", t.Slug)
+		} else {
+			fmt.Fprintf(c.stdout, "tenant %s: view links reach their call, the legs that point at it and the legs capture nodes joined\n", t.Slug)
+		}
 		return nil
 	})
 }

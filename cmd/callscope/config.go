@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -293,6 +294,10 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_FORMAT: %q must be text or json", c.LogFormat))
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
 		errs = append(errs, fmt.Errorf("CALLSCOPE_LOG_LEVEL: %q must be debug, info, warn or error", c.LogLevel))

@@ -52,6 +52,9 @@ func commands() command {
 		{name: "retention", summary: "retention by hand (serve runs it hourly)", subs: []command{
 			{name: "run", summary: "run retention once: partitions ahead, drop past the maximum, tenants' deletes, storage", run: cmdRetentionRun},
 		}},
+		{name: "calls", summary: "call records: rebuild them from stored messages (after an upgrade, or an ingest error)", subs: []command{
+			{name: "rebuild", summary: "recompute the call records of the calls with a message in [--from, --to)", run: cmdCallsRebuild},
+		}},
 		{name: "scenario", args: "SLUG CALL_ID", summary: "write a stored call as a SIPp scenario, the caller's (uac) or the callee's (uas)", run: cmdScenario},
 		{name: "demo", summary: "provision a demo tenant, node and admin and send demo calls to the local ingest", run: cmdDemo},
 		{name: "version", summary: "print the version and commit", run: cmdVersion},

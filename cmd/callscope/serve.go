@@ -24,6 +24,7 @@ import (
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/auth/authredis"
+	"github.com/callscope/callscope/calls"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/ingest"
@@ -300,12 +301,17 @@ func (a *app) startQuery(ctx context.Context) error {
 	qs.SetViewRecorder(st.audit)
 	qs.SetRevocationSync(st.tokens)
 	api := query.NewTokenAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
+	callsAPI := calls.NewAPI(calls.NewStore(a.db, nil), func(ctx context.Context, key string) (int64, error) {
+		k, err := st.apiKeys.AuthenticateAPIKey(ctx, key)
+		return k.TenantID, err
+	})
 	e := web.New(a.log, "query")
 	e.Use(web.Metrics(a.registry, "query"))
 	web.HealthRoutes(e, a.checks())
 	qs.Routes(e.Group(""))
 	api.Routes(e.Group(""))
 	query.NewScenarioAPI(st.apiKeys, store).Routes(e.Group(""))
+	callsAPI.Routes(e.Group(""))
 	addr, err := a.serveHTTP("query", a.cfg.QueryAddr, e)
 	if err != nil {
 		return err

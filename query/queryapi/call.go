@@ -12,6 +12,10 @@ type TenantInfo struct {
 	Slug         string            `json:"slug"`
 	Aliases      map[string]string `json:"aliases,omitempty"`
 	EmbedOrigins []string          `json:"embed_origins,omitempty"`
+	// FollowHeaderCorrelation lets a view token follow the correlation
+	// headers the call's own messages carry (see query.Store.CallOf).
+	// Never sent out.
+	FollowHeaderCorrelation bool `json:"-"`
 }
 
 // Message is one stored SIP message.

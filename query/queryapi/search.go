@@ -33,7 +33,7 @@ type Filter struct {
 	FromUser, ToUser, RURIUser string
 	IP                         string // an address or a CIDR, as source or destination of any message
 	Method                     string // of the first request: INVITE, REGISTER, ...
-	Status                     int    // a final status any response of the call carried
+	Status                     int    // the call's final status (its record's: the final response to its last initial request)
 	UserAgent                  string // substring, case-insensitive, of any message's User-Agent/Server
 	CaptureID                  *uint32
 
@@ -52,8 +52,13 @@ type CallSummary struct {
 	FromUser    string        `json:"from_user"`
 	ToUser      string        `json:"to_user"`
 	FinalStatus int           `json:"final_status"` // 0 while no final response was seen
-	Duration    time.Duration `json:"duration"`     // from the first 2xx to the last message; 0 if never answered
+	Duration    time.Duration `json:"duration"`     // answer to BYE; 0 if never answered or not hung up yet
 	Messages    int           `json:"messages"`
+	// Outcome is the call record's (callrec.Outcome*): answered, busy,
+	// cancelled... Empty for a call stored before records existed and not
+	// rebuilt since; its FinalStatus and Duration are then worked out from
+	// its messages as before records.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Cursor is the keyset position after the last call of a page: calls are
@@ -128,8 +133,19 @@ func (f *Filter) Validate() error {
 	return nil
 }
 
-// UserPattern turns "abc", "abc*" or "*abc" into a match mode and a LIKE
-// pattern with the user's own wildcards escaped.
+// Match modes of UserPattern.
+const (
+	MatchExact  = "exact"
+	MatchPrefix = "prefix"
+	MatchSuffix = "suffix"
+)
+
+// UserPattern turns a user filter "abc", "abc*" or "*abc" into a match
+// mode and its SQL argument: the value for exact, a LIKE pattern with the
+// user's own wildcards escaped for prefix, and for suffix the same on the
+// reversed value (matched against reverse(column), which an index on
+// reverse(column) text_pattern_ops serves). "" gives mode "". An Invalid
+// error names field.
 func UserPattern(field, v string) (mode string, arg string, err error) {
 	if v == "" {
 		return "", "", nil
@@ -143,13 +159,15 @@ func UserPattern(field, v string) (mode string, arg string, err error) {
 	case prefix && suffix:
 		return "", "", callscope.FieldError(field, "use exact, prefix* or *suffix, not both")
 	case prefix:
-		return "prefix", EscapeLike(core) + "%", nil
+		return MatchPrefix, EscapeLike(core) + "%", nil
 	case suffix:
-		return "suffix", EscapeLike(reverse(core)) + "%", nil
+		return MatchSuffix, EscapeLike(reverse(core)) + "%", nil
 	}
-	return "exact", core, nil
+	return MatchExact, core, nil
 }
 
+// EscapeLike escapes LIKE's wildcards (and its escape character) in s, so
+// that a user's "%" or "_" matches itself.
 func EscapeLike(s string) string { return likeEscaper.Replace(s) }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)

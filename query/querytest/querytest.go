@@ -1,12 +1,14 @@
 // Package querytest writes realistic calls into a test database: SIP
 // messages are rendered as text, run through sip.Extract exactly as ingest
-// does, and inserted with COPY through the owner pool.
+// does, and inserted with COPY through the owner pool, their call records
+// merged in the same transaction.
 package querytest
 
 import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/callscope/callscope/callrec"
+	"github.com/callscope/callscope/calls"
 	"github.com/callscope/callscope/sip"
 )
 
@@ -45,7 +49,8 @@ var extractor = sip.NewExtractor(sip.DefaultCorrelationHeaders)
 
 var columns = []string{"tenant_id", "captured_at", "received_at", "call_id", "correlation_id", "method", "status",
 	"reason", "cseq", "cseq_method", "from_user", "from_tag", "to_user", "to_tag", "ruri_user", "user_agent",
-	"src_ip", "src_port", "dst_ip", "dst_port", "transport", "capture_id", "node_name", "has_sdp", "payload"}
+	"src_ip", "src_port", "dst_ip", "dst_port", "transport", "capture_id", "node_name", "has_sdp", "payload",
+	"correlation_source"}
 
 func nullable(b []byte) any {
 	if len(b) == 0 {
@@ -84,21 +89,48 @@ func (r Row) Values() ([]any, error) {
 		reason, cseq, nullable(m.CSeqMethod), nullable(m.FromUser), nullable(m.FromTag), nullable(m.ToUser),
 		nullable(m.ToTag), nullable(m.RURIUser), nullable(m.UserAgent),
 		r.Src.Addr(), int32(r.Src.Port()), r.Dst.Addr(), int32(r.Dst.Port()), r.Transport, int64(r.CaptureID),
-		node, m.HasSDP, r.Payload}, nil
+		node, m.HasSDP, r.Payload, nullable([]byte(m.CorrelationHeader))}, nil
 }
 
 // Copy writes rows to sip_messages with COPY on pool (the owner pool: COPY
-// refuses tables under row-level security for other roles).
+// refuses tables under row-level security for other roles) and merges them
+// into their calls' records in the same transaction, as ingest does.
 func Copy(ctx context.Context, pool *pgxpool.Pool, rows []Row) error {
+	return copyRows(ctx, pool, rows, true)
+}
+
+// CopyMessages writes rows like Copy but leaves call records alone, as a
+// version of callscope before records did.
+func CopyMessages(ctx context.Context, pool *pgxpool.Pool, rows []Row) error {
+	return copyRows(ctx, pool, rows, false)
+}
+
+func copyRows(ctx context.Context, pool *pgxpool.Pool, rows []Row, records bool) error {
 	vals := make([][]any, 0, len(rows))
+	batch := callrec.NewBatch()
 	for _, r := range rows {
 		v, err := r.Values()
 		if err != nil {
 			return err
 		}
 		vals = append(vals, v)
+		if records {
+			m := callrec.Message{At: r.CapturedAt, Src: r.Src, Dst: r.Dst, Node: r.NodeName, Payload: r.Payload}
+			if m.Node == "" {
+				m.Node = strconv.FormatUint(uint64(r.CaptureID), 10)
+			}
+			if corr, ok := v[4].(string); ok {
+				m.Correlation, m.CorrelationSource = corr, v[len(v)-1].(string)
+			}
+			batch.AddSIP(r.TenantID, []byte(v[3].(string)), &m)
+		}
 	}
-	_, err := pool.CopyFrom(ctx, pgx.Identifier{"sip_messages"}, columns, pgx.CopyFromRows(vals))
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sip_messages"}, columns, pgx.CopyFromRows(vals)); err != nil {
+			return err
+		}
+		return calls.Apply(ctx, tx, batch.States())
+	})
 	if err != nil {
 		return fmt.Errorf("querytest.Copy: %w", err)
 	}

@@ -22,7 +22,8 @@ type Store struct {
 // NewStore returns a Store over d.
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
 
-const tenantColumns = `id, slug, name, status, retention_days, embed_origins, aliases, tokens_valid_after, created_at`
+const tenantColumns = `id, slug, name, status, retention_days, embed_origins, aliases, tokens_valid_after, created_at,
+	follow_header_correlation`
 
 // Create adds a tenant. Returns Invalid for a bad slug or origin and
 // Conflict when the slug is taken.
@@ -146,9 +147,11 @@ func (s *Store) Update(ctx context.Context, id int64, u tenant.Update) (tenant.T
 				status = coalesce($3, status),
 				retention_days = coalesce($4, retention_days),
 				embed_origins = coalesce($5, embed_origins),
-				aliases = coalesce($6, aliases)
+				aliases = coalesce($6, aliases),
+				follow_header_correlation = coalesce($7, follow_header_correlation)
 			WHERE id = $1
-			RETURNING `+tenantColumns, id, u.Name, u.Status, u.RetentionDays, origins, aliasesArg(u.Aliases))
+			RETURNING `+tenantColumns, id, u.Name, u.Status, u.RetentionDays, origins, aliasesArg(u.Aliases),
+			u.FollowHeaderCorrelation)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
