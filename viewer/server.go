@@ -252,6 +252,17 @@ type refusal struct {
 	status     int
 	origins    []string
 	retryAfter time.Duration
+	window     string // the token's window, for "empty_window"
+}
+
+// windowText is a token's window as the empty-window page shows it.
+func windowText(from, to time.Time) string {
+	from, to = from.UTC(), to.UTC()
+	const day, clock = "Mon 2 Jan 2006 15:04", "15:04"
+	if from.YearDay() == to.YearDay() && from.Year() == to.Year() {
+		return from.Format(day) + "–" + to.Format(clock) + " UTC"
+	}
+	return from.Format(day) + " – " + to.Format(day) + " UTC"
 }
 
 // refused is the page of a refused token: its refusal, and the embed
@@ -302,7 +313,10 @@ func (s *Server) fromQuery(c echo.Context, tok string, claims *auth.Claims, err 
 	ctx := c.Request().Context()
 	switch r, _ := auth.RefusalOf(err); {
 	case callscope.Is(err, callscope.NotFound):
-		return &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(ctx, claims)}
+		// The token is good and names this call: what it lacks is
+		// messages inside its window (however old the window is).
+		return &refusal{kind: "empty_window", status: http.StatusNotFound, origins: s.origins(ctx, claims),
+			window: windowText(claims.WindowStart, claims.WindowEnd)}
 	case r != "" && r != auth.ErrUnavailable:
 		// Revoked between our check and query's, for instance.
 		return s.refused(c, tok, err)
@@ -320,7 +334,7 @@ func (s *Server) refuse(c echo.Context, r *refusal) error {
 		h.Set("Retry-After", strconv.Itoa(int((r.retryAfter+time.Second-1)/time.Second)))
 	}
 	body, err := templates.Render(c.Request().Context(), templates.ErrorPage(templates.ErrorProps{
-		Kind: r.kind, RequestID: web.RequestID(c), StyleURL: static.URL("app.css"), Theme: theme(c)}))
+		Kind: r.kind, RequestID: web.RequestID(c), StyleURL: static.URL("app.css"), Theme: theme(c), Window: r.window}))
 	if err != nil {
 		return err
 	}
@@ -361,10 +375,11 @@ func (s *Server) page(c echo.Context) error {
 	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
 	pageNo = max(pageNo, 1)
 	group := c.QueryParam("group") == "ip"
+	compact := c.QueryParam("compact") == "1"
 	th := theme(c)
 	// Only now, with the token verified and not revoked in this very
 	// request, may a page rendered for it a moment ago be served.
-	key := renderKey(tok, pageNo, th, group)
+	key := renderKey(tok, pageNo, th, group, compact)
 	if e, ok := s.renders.get(key); ok {
 		c.Response().Header().Set("Content-Security-Policy", csp(e.origins))
 		s.record(c, claims, "page")
@@ -376,10 +391,10 @@ func (s *Server) page(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
 	msgs, events := call.Ladder()
-	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo})
+	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo, Compact: compact})
 
 	base := s.viewBase(tok)
-	link := func(page int, group bool) string {
+	link := func(page int, group, compact bool) string {
 		q := url.Values{}
 		if th != "" {
 			q.Set("theme", th)
@@ -390,24 +405,35 @@ func (s *Server) page(c echo.Context) error {
 		if page > 1 {
 			q.Set("page", strconv.Itoa(page))
 		}
+		if compact {
+			q.Set("compact", "1")
+		}
 		if len(q) == 0 {
 			return base
 		}
 		return base + "?" + q.Encode()
 	}
 	props := templates.ViewerProps{
-		Title: "SIP call", CallID: call.CallID, Theme: th, Diagram: d, Events: events,
-		TextURL:   base + "/text",
-		PageURL:   func(p int) string { return link(p, group) },
-		StyleURL:  static.URL("app.css"),
-		GroupByIP: group,
-		GroupURL:  link(1, !group),
+		CallID: call.CallID, Theme: th, Diagram: d, Events: events,
+		QoS:          templates.NewQoS(call.MediaReports(), call.Window[0], call.Window[1]),
+		Compact:      compact,
+		OtherViewURL: link(pageNo, group, !compact),
+		PageURL:      func(p int) string { return link(p, group, compact) },
+		StyleURL:     static.URL("app.css"),
+		GroupByIP:    group,
 	}
-	if claims.HasScope(auth.ScopePCAP) {
-		props.PCAPURL = base + "/pcap"
+	if sum, ok := templates.NewSummary(call.Record, call.OwnMessages(), nil); ok {
+		props.Summary = &sum
 	}
-	if claims.HasScope(auth.ScopeScenario) {
-		props.ScenarioURL = base + "/scenario.zip"
+	if !compact {
+		props.TextURL = base + "/text"
+		props.GroupURL = link(1, !group, false)
+		if claims.HasScope(auth.ScopePCAP) {
+			props.PCAPURL = base + "/pcap"
+		}
+		if claims.HasScope(auth.ScopeScenario) {
+			props.ScenarioURL = base + "/scenario.zip"
+		}
 	}
 	body, err := s.renderPage(ctx, templates.ViewerPage(props))
 	if err != nil {
