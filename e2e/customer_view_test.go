@@ -151,6 +151,7 @@ func TestCustomerView(t *testing.T) {
 			do(t, tab, "open the customer page", chromedp.EmulateViewport(1280, 800), chromedp.Navigate(site.SizedPageURL(framed, 1200, 700)))
 			frame := frameContext(t, tab, framed)
 			do(t, frame, "wait for the ladder in the frame", chromedp.WaitVisible(chromedp.CSS(testID("ladder"))))
+			painted(t, frame)
 			arrows := eval[int](t, frame, `document.querySelectorAll('[data-testid=ladder-arrow]').length`)
 			if h, inner := eval[float64](t, frame, `document.documentElement.scrollHeight`), eval[float64](t, frame, `window.innerHeight`); arrows <= 20 && h > inner {
 				t.Errorf("the compact view of %d messages is %v px tall in a %v px frame", arrows, h, inner)
@@ -163,14 +164,15 @@ func TestCustomerView(t *testing.T) {
 			// A click on the INVITE opens its detail beside the diagram; the
 			// close link goes back to the arrow and closes it. No script runs:
 			// the page has none.
-			do(t, frame, "open the INVITE's detail", chromedp.Click(chromedp.CSS(`a#a0`)), chromedp.WaitVisible(chromedp.CSS(`#m0`)))
-			if got := eval[string](t, frame, `document.querySelector('#m0 caption').textContent`); !strings.HasPrefix(got, "INVITE sip:") {
+			do(t, frame, "open the INVITE's detail", chromedp.Click(chromedp.CSS(`a#a1`)), chromedp.WaitVisible(chromedp.CSS(`#m1`)))
+			if got := eval[string](t, frame, `document.querySelector('#m1 caption').textContent`); !strings.HasPrefix(got, "INVITE sip:") {
 				t.Errorf("the detail's start line is %q", got)
 			}
+			painted(t, frame)
 			saveScreenshot(t, tab, name+"-detail.png")
-			do(t, frame, "close the detail", chromedp.Click(chromedp.CSS(`#m0 `+testID("detail-close"))), chromedp.WaitNotVisible(chromedp.CSS(`#m0`)))
-			if got := eval[string](t, frame, `location.hash`); got != "#a0" {
-				t.Errorf("back at %q, want the arrow #a0", got)
+			do(t, frame, "close the detail", chromedp.Click(chromedp.CSS(`#m1 `+testID("detail-close"))), chromedp.WaitNotVisible(chromedp.CSS(`#m1`)))
+			if got := eval[string](t, frame, `location.hash`); got != "#a1" {
+				t.Errorf("back at %q, want the arrow #a1", got)
 			}
 		})
 	}
@@ -209,6 +211,14 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// painted waits until the document of ctx (an out-of-process frame) has
+// rendered two frames, so that a screenshot of the tab around it shows it.
+func painted(t *testing.T, ctx context.Context) {
+	t.Helper()
+	run(t, ctx, "wait for the frame to paint", chromedp.Evaluate[bool](
+		`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
 }
 
 // summaryOf is the text of a page's header, for failure messages.

@@ -389,7 +389,7 @@ func ViewerPage(p ViewerProps) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, " <section aria-labelledby=\"messages-heading\"><h2 id=\"messages-heading\">Messages</h2>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, " <section class=\"messages-section\" aria-labelledby=\"messages-heading\"><h2 id=\"messages-heading\">Messages</h2>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

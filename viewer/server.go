@@ -391,7 +391,11 @@ func (s *Server) page(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
 	msgs, events := call.Ladder()
-	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo, Compact: compact})
+	notes := events
+	if compact {
+		notes = nil // the compact ladder is the messages; the summary has the worst quality
+	}
+	d := ladder.Build(msgs, notes, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo, Compact: compact})
 
 	base := s.viewBase(tok)
 	link := func(page int, group, compact bool) string {
@@ -415,7 +419,7 @@ func (s *Server) page(c echo.Context) error {
 	}
 	props := templates.ViewerProps{
 		CallID: call.CallID, Theme: th, Diagram: d, Events: events,
-		QoS:          templates.NewQoS(call.MediaReports(), call.Window[0], call.Window[1]),
+		QoS:          qosOf(call),
 		Compact:      compact,
 		OtherViewURL: link(pageNo, group, !compact),
 		PageURL:      func(p int) string { return link(p, group, compact) },
@@ -448,6 +452,37 @@ func (s *Server) page(c echo.Context) error {
 // renderPage renders a viewer page into a buffer sized like the last one:
 // grown from empty, a 40 KB page cost ten reallocations and copies, and
 // more garbage than the page itself.
+// qosOf charts the call's media reports over the call's own time, not the
+// link's window: from its first message or report to its last.
+func qosOf(call *queryapi.Call) templates.QoS {
+	reports := call.MediaReports()
+	if len(reports) == 0 {
+		return templates.QoS{}
+	}
+	from, to := reports[0].At, reports[0].At
+	for _, r := range reports {
+		from, to = minTime(from, r.At), maxTime(to, r.At)
+	}
+	if n := len(call.Messages); n > 0 {
+		from, to = minTime(from, call.Messages[0].CapturedAt), maxTime(to, call.Messages[n-1].CapturedAt)
+	}
+	return templates.NewQoS(reports, from, to)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 func (s *Server) renderPage(ctx context.Context, page templ.Component) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, min(s.pageSize.Load(), maxPageHint)+4096))
 	if err := page.Render(ctx, buf); err != nil {

@@ -9,8 +9,9 @@ import (
 	"github.com/callscope/callscope/sip"
 )
 
-// Ladder converts the call into what ladder.Build lays out: messages with
-// their SDP summary parsed from the payload, and events as notes. Viewer
+// Ladder converts the call into what ladder.Build lays out: messages
+// numbered from 1 in capture order, with their SDP summary parsed from the
+// payload, and events as notes. Viewer
 // and console share it so both draw the same diagram.
 func (c *Call) Ladder() ([]ladder.Message, []ladder.Event) {
 	x := sip.NewExtractor(nil)
@@ -18,7 +19,7 @@ func (c *Call) Ladder() ([]ladder.Message, []ladder.Event) {
 	var parsed sip.Message
 	for i, m := range c.Messages {
 		lm := ladder.Message{
-			Seq: i, Time: m.CapturedAt, Src: m.Src, Dst: m.Dst, Transport: m.Transport,
+			Seq: i + 1, Time: m.CapturedAt, Src: m.Src, Dst: m.Dst, Transport: m.Transport,
 			CaptureID: m.CaptureID, NodeName: m.NodeName,
 			Request: m.Method != "", Method: m.Method, StatusCode: m.Status, Reason: m.Reason,
 			CallID: m.CallID, Leg: m.Leg, Raw: string(m.Payload),
