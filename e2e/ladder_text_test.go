@@ -124,6 +124,7 @@ func readLadderPage(page []byte) (ladderPage, error) {
 //
 //	columns:
 //	  127.0.0.51:5060
+//	  127.0.0.52:5060 (proxy-a)     a column named after its capture node or alias
 //	  ...
 //
 //	arrows:
@@ -147,7 +148,11 @@ func (p ladderPage) Text(ephemeral func(port uint16) bool) []byte {
 	fmt.Fprintln(&b, p.Title)
 	fmt.Fprintln(&b, "\ncolumns:")
 	for _, c := range p.Columns {
-		fmt.Fprintf(&b, "  %s\n", norm(c))
+		addr, name, named := strings.Cut(c, " (")
+		if named {
+			name = " (" + name
+		}
+		fmt.Fprintf(&b, "  %s%s\n", norm(addr), name)
 	}
 	fmt.Fprintln(&b, "\narrows:")
 	rows := make([]arrowLine, len(p.Arrows))
