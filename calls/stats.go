@@ -69,7 +69,9 @@ func (s *Store) Stats(ctx context.Context, f queryapi.CallFilter) (queryapi.Call
 	if err != nil {
 		return st, fmt.Errorf("calls.Store.Stats(%d): %w", f.TenantID, err)
 	}
-	slices.SortFunc(st.Codes, func(a, b queryapi.CodeCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Status, b.Status)) })
+	slices.SortFunc(st.Codes, func(a, b queryapi.CodeCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Status, b.Status))
+	})
 	return st, nil
 }
 

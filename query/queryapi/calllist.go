@@ -3,7 +3,7 @@ package queryapi
 import (
 	"encoding/base64"
 	"fmt"
-		"net/url"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
