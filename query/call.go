@@ -107,8 +107,7 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // messages of the call in [$3, $4] and of its legs in the window, and the
 // LOG and QoS events of any of them (by Call-ID or by a correlation value
 // it follows), all in capture order. $5 is LegWindow. Every CTE is
-// computed once: messages and events used to be two statements that each
-// worked out the legs again.
+// computed once, so the legs are worked out once for messages and events.
 //
 // A row is a message when kind is 0 and an event of HEP payload type kind
 // otherwise; the columns a kind does not have are empty.
@@ -128,10 +127,10 @@ var errNoCall = callscope.Errorf(callscope.NotFound, "call not found")
 // the key arrays computed in win, not in the condition: under row-level
 // security only leakproof conditions become index conditions, and
 // array_cat (||) is not leakproof, so `correlation_id = ANY(ARRAY[$2] ||
-// corrs)` was a filter over every message of the tenant in the window,
-// costed as a scan of its day (cost 176,000, past jit_above_cost: 150 ms of
-// JIT compilation per view on 9 M messages). `= ANY(win.by_corr)` compares
-// a column with a value: an index condition.
+// corrs)` would be a filter over every message of the tenant in the
+// window, planned as a scan of its day (and costly enough to be JIT
+// compiled on every view). `= ANY(win.by_corr)` compares a column with a
+// value: an index condition.
 const callSQL = `/* Store.Call */ WITH ext AS (
 	SELECT min(captured_at) AS first, max(captured_at) AS last,
 		coalesce(array_agg(DISTINCT correlation_id) FILTER (
@@ -192,8 +191,7 @@ func callStatements() []string { return []string{callSQL} }
 // callBatch is the statements of a call read: generic plans, the tenant's
 // row unless the caller has it, and callSQL. With the tenant setting that
 // db.ReadInTenant puts first, a view of a call is one round trip and one
-// implicit transaction (it used to be five statements, each its own round
-// trip, inside BEGIN and COMMIT). followHeaders is callSQL's $7; without
+// implicit transaction. followHeaders is callSQL's $7; without
 // it the A leg that a "_b2b-1" Call-ID names is not followed either: the
 // Call-ID is the call's own header.
 func callBatch(tenantID int64, haveTenant, followHeaders bool, callID string, from, to time.Time) *pgx.Batch {

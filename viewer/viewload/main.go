@@ -12,9 +12,9 @@
 //
 // It speaks HTTP/1.1 itself (a request line, Host, then the status line,
 // headers and a Content-Length or chunked body read to the end) rather than
-// through net/http's client: on the 2-core benchmark machine the load tool
-// shares the CPU with the viewer, and net/http's client cost about 175 µs
-// of CPU per request there, this about a third of that.
+// through net/http's client: on a small benchmark machine the load tool
+// shares the CPU with the viewer, and the less it spends per request the
+// more of the machine measures the viewer.
 //
 //	viewload -base http://127.0.0.1:8080 -tokens tokens.txt -c 64 -d 40s
 //
