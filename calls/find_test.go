@@ -230,17 +230,17 @@ func TestStats(t *testing.T) {
 	if b4 := st.Buckets[4]; b4.Calls != 1 || b4.ByClass["cancelled"] != 1 {
 		t.Errorf("bucket 4: %+v", b4)
 	}
-	wantCodes := []queryapi.CodeCount{{200, 5}, {486, 4}, {487, 1}}
+	wantCodes := []queryapi.CodeCount{{Status: 200, Count: 5}, {Status: 486, Count: 4}, {Status: 487, Count: 1}}
 	if fmt.Sprint(st.Codes) != fmt.Sprint(wantCodes) {
 		t.Errorf("codes %v", st.Codes)
 	}
 	if len(st.FailingDestinations) != 4 || st.FailingDestinations[0].Count != 1 {
 		t.Errorf("failing destinations %v", st.FailingDestinations)
 	}
-	if fmt.Sprint(st.UserAgents) != fmt.Sprint([]queryapi.TopEntry{{"callscope-test-uas", 10}, {"callscope-test/1.0", 9}, {"yealink sip-t46u", 1}}) {
+	if fmt.Sprint(st.UserAgents) != fmt.Sprint([]queryapi.TopEntry{{Value: "callscope-test-uas", Count: 10}, {Value: "callscope-test/1.0", Count: 9}, {Value: "yealink sip-t46u", Count: 1}}) {
 		t.Errorf("user agents %v", st.UserAgents)
 	}
-	if fmt.Sprint(st.Nodes) != fmt.Sprint([]queryapi.TopEntry{{"1", 9}, {"7", 1}}) {
+	if fmt.Sprint(st.Nodes) != fmt.Sprint([]queryapi.TopEntry{{Value: "1", Count: 9}, {Value: "7", Count: 1}}) {
 		t.Errorf("nodes %v", st.Nodes)
 	}
 	count := func(g queryapi.CallFilter) int64 {
