@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/calls"
 	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
 )
@@ -310,5 +311,33 @@ func TestCallFilterProblems(t *testing.T) {
 		if bad[field] == "" {
 			t.Errorf("%s: no problem reported (%v)", field, bad)
 		}
+	}
+}
+
+// TestRefreshColumns: records whose 0011 columns are empty (stored before
+// them) get them back from their states.
+func TestRefreshColumns(t *testing.T) {
+	b := findSetup(t)
+	ctx := context.Background()
+	if _, err := b.db.Owner().Exec(ctx, `UPDATE call_records SET cancelled = false, pdd_ms = NULL, duration_ms = NULL,
+		from_user = NULL, to_user = NULL, ruri_user = NULL, src_ip = NULL, src_port = NULL, dst_ip = NULL, dst_port = NULL,
+		user_agents = NULL, nodes = NULL, worst_mos = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	f := queryapi.CallFilter{TenantID: b.acme.ID, From: t0, To: t0.Add(time.Hour), FromUser: "carol"}
+	if p, err := b.store.Find(ctx, f); err != nil || p.Total != 0 {
+		t.Fatalf("before: %v, %v", p.Total, err)
+	}
+	n, err := calls.RefreshColumns(ctx, b.db, nil)
+	if err != nil || n != 12 {
+		t.Fatalf("refreshed %d, %v", n, err)
+	}
+	p, err := b.store.Find(ctx, f)
+	if err != nil || !slices.Equal(ids(p), []string{"acme-7@h"}) {
+		t.Fatalf("after: %q, %v", ids(p), err)
+	}
+	f = queryapi.CallFilter{TenantID: b.acme.ID, From: t0, To: t0.Add(time.Hour), Outcomes: []string{"cancelled"}}
+	if p, err := b.store.Find(ctx, f); err != nil || !slices.Equal(ids(p), []string{"acme-4@h"}) {
+		t.Fatalf("cancelled after: %q, %v", ids(p), err)
 	}
 }
