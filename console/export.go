@@ -2,7 +2,9 @@ package console
 
 import (
 	"encoding/csv"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +34,8 @@ func (s *Server) exportCSV(c echo.Context) error {
 	f.after, f.before = "", ""
 	qf, errs := f.filter(s.now())
 	if len(errs) > 0 {
-		for field, msg := range errs {
-			return callscope.FieldError(field, "%s", msg)
-		}
+		fields := slices.Sorted(maps.Keys(errs))
+		return callscope.FieldError(fields[0], "%s", errs[fields[0]])
 	}
 	qf.Limit = queryapi.MaxListLimit
 	page, err := s.calls.ListCalls(ctx(c), qf)
