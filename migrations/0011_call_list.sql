@@ -32,7 +32,7 @@ ALTER TABLE call_records
 -- state. It replaces 0007's, which listings walk the same way.
 DROP INDEX call_records_started;
 CREATE INDEX call_records_started ON call_records (tenant_id, started_at DESC, call_id)
-  INCLUDE (kind, final_status, cancelled, pdd_ms, duration_ms);
+  INCLUDE (kind, messages, final_status, cancelled, pdd_ms, duration_ms);
 
 -- Cancelled calls are a few percent: a listing of them walks their own
 -- index in time order rather than every record's.
