@@ -81,12 +81,13 @@ func filterConds(f *queryapi.CallFilter, a *sqlArgs) []string {
 		w = append(w, "(r.src_port = "+port+" OR r.dst_port = "+port+")")
 	}
 	if f.UserAgent != "" {
+		// The column holds them lower-cased (see lowerSet).
 		mode, pat, _ := queryapi.UAPattern(f.UserAgent)
-		op := " = "
-		if mode != queryapi.MatchExact {
-			op = " LIKE "
+		if mode == queryapi.MatchExact {
+			w = append(w, a.arg(pat)+" = ANY(r.user_agents)")
+		} else {
+			w = append(w, "EXISTS (SELECT 1 FROM unnest(r.user_agents) ua WHERE ua LIKE "+a.arg(pat)+")")
 		}
-		w = append(w, "EXISTS (SELECT 1 FROM unnest(r.user_agents) ua WHERE lower(ua)"+op+a.arg(pat)+")")
 	}
 	if f.Node != "" {
 		w = append(w, a.arg(f.Node)+" = ANY(r.nodes)")

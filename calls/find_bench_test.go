@@ -197,3 +197,43 @@ func TestExplainFindBench(t *testing.T) {
 		explain("count", q, args)
 	}
 }
+
+// TestExplainStatsBench prints the plans of the statistics' statements
+// for one tenant (bench-03) and for all, INVITEs. Only with
+// CALLSCOPE_BENCH_DB=1:
+//
+//	CALLSCOPE_BENCH_DB=1 go test -run TestExplainStatsBench -v ./calls
+func TestExplainStatsBench(t *testing.T) {
+	ctx := context.Background()
+	d, tids := benchDB(t)
+	rows, err := d.Owner().Query(ctx, `SELECT id FROM tenants ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ids := range map[string][]int64{"OneTenant": {tids[""]}, "AllTenants": all} {
+		if only := os.Getenv("CALLSCOPE_BENCH_CASE"); only != "" && only != name {
+			continue
+		}
+		f := queryapi.CallFilter{From: benchDay, To: benchDay.Add(24 * time.Hour), Kind: "invite"}
+		for i, st := range calls.StatsSQL(&f, ids) {
+			err := d.AllTenants(ctx, func(tx pgx.Tx) error {
+				rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+st.Q, append([]any{pgx.QueryExecModeCacheDescribe}, st.Args...)...)
+				if err != nil {
+					return err
+				}
+				lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				for _, l := range lines {
+					t.Logf("%s %d: %s", name, i, l)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -74,7 +74,7 @@ func (c *columns) add(k callrec.Key, s *callrec.State) error {
 	src, dst := addrPort(s.Initial.Src), addrPort(s.Initial.Dst)
 	c.srcIP, c.srcPort = append(c.srcIP, src.ip), append(c.srcPort, src.port)
 	c.dstIP, c.dstPort = append(c.dstIP, dst.ip), append(c.dstPort, dst.port)
-	uas, err := json.Marshal(r.UserAgents)
+	uas, err := json.Marshal(lowerSet(r.UserAgents))
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,17 @@ func (c *columns) add(k callrec.Key, s *callrec.State) error {
 	}
 	c.worstMOS = append(c.worstMOS, mos)
 	return nil
+}
+
+// lowerSet is vs lower-cased, each once, sorted: user agents are matched
+// and counted case-insensitively, and a call counts once per user agent.
+func lowerSet(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, strings.ToLower(v))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 type ipPort struct {

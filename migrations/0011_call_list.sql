@@ -10,7 +10,8 @@
 --   pdd_ms         post-dial delay; duration_ms answer to BYE
 --   from_user, to_user, ruri_user   of the call's first request
 --   src_*, dst_*   where that request came from and went to
---   user_agents, nodes              every User-Agent/Server and capture node
+--   user_agents, nodes              every User-Agent/Server (lower-cased, as they
+--                                  are matched and counted) and capture node
 --   worst_mos      the lowest MOS any media report gave
 ALTER TABLE call_records
   ADD COLUMN cancelled   boolean NOT NULL DEFAULT false,
