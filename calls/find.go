@@ -117,15 +117,16 @@ func sortKey(sort string) string {
 // orderBy is the list's order: by the sort key, then start, then tenant
 // and Call-ID to break ties; desc newest (longest) first. asc is exactly
 // its reverse, so that paging back is paging on in the other direction.
-func orderBy(sort string, desc bool) string { return orderOn(sortKey(sort), desc) }
+func orderBy(sort string, desc bool) string { return orderOn("r", sortKey(sort), desc) }
 
-// orderOn is orderBy with the sort key read from key ("" for the time).
-func orderOn(key string, desc bool) string {
+// orderOn is orderBy over the rows named alias, the sort key read from key
+// ("" for the time).
+func orderOn(alias, key string, desc bool) string {
 	hi, lo := "DESC", "ASC"
 	if !desc {
 		hi, lo = lo, hi
 	}
-	o := "r.started_at " + hi + ", r.tenant_id " + lo + ", r.call_id " + lo
+	o := alias + ".started_at " + hi + ", " + alias + ".tenant_id " + lo + ", " + alias + ".call_id " + lo
 	if key != "" {
 		o = key + " " + hi + ", " + o
 	}
@@ -148,15 +149,17 @@ func afterCond(c queryapi.ListCursor, desc bool, a *sqlArgs) string {
 	return cond
 }
 
-// listColumns are what a list row reads; sortKey's value rides along for
-// the cursors.
+// listColumns are what a list row reads.
 const listColumns = `r.tenant_id, r.call_id, r.correlation_id, r.started_at, r.ended_at, r.state,
 	r.cancelled, r.src_ip, r.src_port, r.dst_ip, r.dst_port, r.worst_mos`
 
 // findSQL is one page of the list, limit+1 rows in the direction asked.
-// For every tenant the statement reads each tenant's own page in a LATERAL
-// subquery and merges them, as query's search does: each tenant's index
-// walk stops at the page, where `tenant_id = ANY(...)` would sort a day.
+// It finds the page's keys first — every filter on a column of
+// call_records_started is checked in that index, and a sort by duration or
+// PDD sorts keys, not records — then reads those rows alone. For every
+// tenant, each tenant's page is found in a LATERAL subquery of its own and
+// the pages merged, as query's search does: each tenant's index walk stops
+// at the page, where `tenant_id = ANY(...)` would sort a day.
 func findSQL(f *queryapi.CallFilter, tenants []int64, cur *queryapi.ListCursor, desc bool) (string, []any) {
 	var a sqlArgs
 	w := filterConds(f, &a)
@@ -168,27 +171,36 @@ func findSQL(f *queryapi.CallFilter, tenants []int64, cur *queryapi.ListCursor, 
 		key = k
 	}
 	limit := a.arg(f.Limit + 1)
-	order, outer := orderBy(f.Sort, desc), orderBy(f.Sort, desc)
+	order := orderBy(f.Sort, desc)
+	outer := orderOn("p", "", desc)
 	if sortKey(f.Sort) != "" {
-		outer = orderOn("r.sort_key", desc)
+		outer = orderOn("p", "p.sort_key", desc)
 	}
+	var keys string
 	if len(tenants) == 1 {
-		return `/* calls.Store.Find */ SELECT ` + listColumns + `, ` + key + ` AS sort_key
-FROM call_records_search r
-WHERE r.tenant_id = ` + a.arg(tenants[0]) + ` AND ` + strings.Join(w, "\n  AND ") + `
-ORDER BY ` + order + `
-LIMIT ` + limit, a
-	}
-	return `/* calls.Store.Find */ SELECT r.* FROM unnest(` + a.arg(tenants) + `::bigint[]) AS t(id)
-CROSS JOIN LATERAL (
-  SELECT ` + listColumns + `, ` + key + ` AS sort_key
+		keys = `SELECT r.tenant_id, r.call_id, r.started_at, ` + key + ` AS sort_key
   FROM call_records_search r
-  WHERE r.tenant_id = t.id AND ` + strings.Join(w, "\n    AND ") + `
+  WHERE r.tenant_id = ` + a.arg(tenants[0]) + ` AND ` + strings.Join(w, "\n    AND ") + `
   ORDER BY ` + order + `
-  LIMIT ` + limit + `
-) r
-ORDER BY ` + outer + `
-LIMIT ` + limit, a
+  LIMIT ` + limit
+	} else {
+		keys = `SELECT k.* FROM unnest(` + a.arg(tenants) + `::bigint[]) AS t(id)
+  CROSS JOIN LATERAL (
+    SELECT r.tenant_id, r.call_id, r.started_at, ` + key + ` AS sort_key
+    FROM call_records_search r
+    WHERE r.tenant_id = t.id AND ` + strings.Join(w, "\n      AND ") + `
+    ORDER BY ` + order + `
+    LIMIT ` + limit + `
+  ) k
+  ORDER BY ` + orderOn("k", map[bool]string{true: "k.sort_key", false: ""}[sortKey(f.Sort) != ""], desc) + `
+  LIMIT ` + limit
+	}
+	return `/* calls.Store.Find */ WITH p AS MATERIALIZED (
+  ` + keys + `
+)
+SELECT ` + listColumns + `, p.sort_key
+FROM p JOIN call_records_search r ON r.tenant_id = p.tenant_id AND r.call_id = p.call_id
+ORDER BY ` + outer, a
 }
 
 // countSQL counts the filter's calls, up to queryapi.CountCap+1.

@@ -28,12 +28,18 @@ ALTER TABLE call_records
   ADD COLUMN nodes       text[],
   ADD COLUMN worst_mos   real;
 
--- The time index carries what the statistics aggregate, so that a day of a
--- tenant (or of all) is an index-only scan, not a read of every record's
--- state. It replaces 0007's, which listings walk the same way.
+-- The time index carries every fixed-size column the list filters on and
+-- the statistics aggregate, so that a day of a tenant (or of all) is an
+-- index-only scan, not a read of every record's state: the list checks
+-- outcome, status, duration, PDD, addresses, ports and MOS there and reads
+-- only its page's rows; the statistics' counts and delays never leave it.
+-- (Text and arrays stay out: a long user agent must never make an index
+-- entry too large for ingest to write.) It replaces 0007's, which listings
+-- walk the same way.
 DROP INDEX call_records_started;
 CREATE INDEX call_records_started ON call_records (tenant_id, started_at DESC, call_id)
-  INCLUDE (kind, messages, final_status, cancelled, pdd_ms, duration_ms);
+  INCLUDE (kind, messages, final_status, status_class, cancelled, pdd_ms, duration_ms,
+           src_ip, src_port, dst_ip, dst_port, worst_mos);
 
 -- Cancelled calls are a few percent: a listing of them walks their own
 -- index in time order rather than every record's.
