@@ -150,6 +150,7 @@ var classTones = map[string]string{
 	queryapi.ClassCancelled: "provisional",
 }
 
+// bucketName names a bucket's width after "per": "minute", "10 minutes".
 func bucketName(d time.Duration) string {
 	switch {
 	case d == time.Minute:
@@ -160,6 +161,17 @@ func bucketName(d time.Duration) string {
 		return "hour"
 	}
 	return strconv.Itoa(int(d/time.Hour)) + " hours"
+}
+
+// bucketWidth names a bucket's width on its own: "1 minute", "10 minutes".
+func bucketWidth(d time.Duration) string {
+	switch d {
+	case time.Minute:
+		return "1 minute"
+	case time.Hour:
+		return "1 hour"
+	}
+	return bucketName(d)
 }
 
 // outcomeChart is calls per bucket, stacked by outcome class.
