@@ -34,11 +34,13 @@ ALTER TABLE call_records
 -- outcome, status, duration, PDD, addresses, ports and MOS there and reads
 -- only its page's rows; the statistics' counts and delays never leave it.
 -- (Text and arrays stay out: a long user agent must never make an index
--- entry too large for ingest to write.) It replaces 0007's, which listings
--- walk the same way.
+-- entry too large for ingest to write. status_class stays out too: with it
+-- here the planner walked every tenant's whole day for a class filter
+-- instead of the class's own index, 1.2 s for 4xx of every tenant.) It
+-- replaces 0007's, which listings walk the same way.
 DROP INDEX call_records_started;
 CREATE INDEX call_records_started ON call_records (tenant_id, started_at DESC, call_id)
-  INCLUDE (kind, messages, final_status, status_class, cancelled, pdd_ms, duration_ms,
+  INCLUDE (kind, messages, final_status, cancelled, pdd_ms, duration_ms,
            src_ip, src_port, dst_ip, dst_port, worst_mos);
 
 -- Cancelled calls are a few percent: a listing of them walks their own
