@@ -52,6 +52,11 @@ DROP INDEX call_records_status_class;
 CREATE INDEX call_records_status_class ON call_records (tenant_id, status_class, started_at DESC, call_id)
   INCLUDE (kind, messages, cancelled);
 
+-- A status implies its class; without knowing it the planner multiplies
+-- the two conditions' selectivities and takes a bitmap of a whole class
+-- for an exact status (5 s for 486 of every tenant, 26 ms with this).
+CREATE STATISTICS call_records_status_dep (dependencies) ON final_status, status_class FROM call_records;
+
 -- Cancelled calls are a few percent: a listing of them walks their own
 -- index in time order rather than every record's.
 CREATE INDEX call_records_cancelled ON call_records (tenant_id, started_at DESC, call_id) WHERE cancelled;
