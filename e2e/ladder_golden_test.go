@@ -49,7 +49,9 @@ type goldenHop struct {
 // siptrace stamps a message it sends after sending it, so the receiving
 // node's stamp is often the earlier. The ladder draws the sending node's
 // copy first whatever the stamps say (ladder.senderFirst), and pairs
-// copies up to 200 ms apart as one packet's two hops; hopProblems checks
+// copies up to 200 ms apart over UDP, and up to seconds apart over TCP
+// and TLS (where a connection set up on a loaded box delays the second
+// copy and SIP never resends), as one packet's two hops; hopProblems checks
 // both before the comparison, so that a failure names the arrows.
 //
 // Run with -update to rewrite the golden files (only from a page in causal

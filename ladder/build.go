@@ -122,8 +122,8 @@ func widen(d *Diagram) {
 }
 
 // senderFirst reorders msgs so that of a packet two capture nodes saw
-// within hopWindow, the copy of the node that sent it comes before the copy
-// of the node that received it. Kamailio's siptrace stamps an outgoing
+// within its hop window (hopWindowOf), the copy of the node that sent it
+// comes before the copy of the node that received it. Kamailio's siptrace stamps an outgoing
 // message after sending it, so by timestamps the next proxy often "receives"
 // an INVITE before the previous one "sends" it. A node's own address is the
 // one IP every message it captured has as source or destination (see
@@ -141,11 +141,11 @@ func senderFirst(msgs []Message) {
 		}
 		for j := i + 1; j < len(msgs); j++ {
 			s := msgs[j]
-			if s.Time.Sub(m.Time) > hopWindow {
+			if s.Time.Sub(m.Time) > reliableHopWindow {
 				break
 			}
 			sent, ok := own[s.CaptureID]
-			if !ok || s.CaptureID == m.CaptureID || s.Src.Addr() != sent || s.Raw != m.Raw {
+			if !ok || s.CaptureID == m.CaptureID || s.Src.Addr() != sent || s.Raw != m.Raw || s.Time.Sub(m.Time) > hopWindowOf(m, s) {
 				continue
 			}
 			copy(msgs[i+1:j+1], msgs[i:j])
@@ -179,6 +179,27 @@ func nodeAddrs(msgs []Message) map[uint32]netip.Addr {
 	return own
 }
 
+// hopWindowOf is how far apart a and b, the same bytes seen by two capture
+// nodes, may be and still be one packet: reliableHopWindow when both went
+// over a reliable transport, which SIP never resends on, else hopWindow.
+func hopWindowOf(a, b Message) time.Duration {
+	if reliable(a.Transport) && reliable(b.Transport) {
+		return reliableHopWindow
+	}
+	return hopWindow
+}
+
+// reliable reports whether SIP over transport t leaves retransmission to
+// the transport (RFC 3261 §17.1.1.2, RFC 4168 for SCTP, RFC 7118 for
+// WebSocket).
+func reliable(t string) bool {
+	switch strings.ToLower(t) {
+	case "tcp", "tls", "sctp", "ws", "wss":
+		return true
+	}
+	return false
+}
+
 // kind is what classify found out about one message.
 type kind struct {
 	retransmission, hop bool
@@ -186,8 +207,9 @@ type kind struct {
 
 // classify tells retransmissions from second hops. A message is a
 // retransmission when an earlier message had the same source, destination
-// and bytes and was seen by the same node, or more than hopWindow apart.
-// Otherwise, the same bytes seen by another capture node within hopWindow
+// and bytes and was seen by the same node, or more than the hop window
+// (hopWindowOf) apart. Otherwise, the same bytes seen by another capture
+// node within that window
 // — earlier or later, since node clocks disagree by a few milliseconds —
 // are one packet captured twice: a hop, drawn normally.
 func classify(msgs []Message) []kind {
@@ -196,7 +218,7 @@ func classify(msgs []Message) []kind {
 	for i, m := range msgs {
 		for _, j := range seen[m.Raw] {
 			p := msgs[j]
-			near := absDur(m.Time.Sub(p.Time)) <= hopWindow
+			near := absDur(m.Time.Sub(p.Time)) <= hopWindowOf(p, m)
 			switch {
 			case p.Src == m.Src && p.Dst == m.Dst && (p.CaptureID == m.CaptureID || !near):
 				out[i].retransmission = true

@@ -221,6 +221,84 @@ func TestBuildRetransmissionAndHop(t *testing.T) {
 	}
 }
 
+// TestBuildHopWindowByTransport: SIP resends only over UDP, so two nodes'
+// copies of one packet are paired within 200 ms over UDP and within
+// seconds over a reliable transport, where a connection set up between
+// the two captures can delay the second copy well past 200 ms.
+func TestBuildHopWindowByTransport(t *testing.T) {
+	const a, p = "10.0.0.10:5060", "10.0.0.1:5060"
+	pair := func(transport string, apart time.Duration, capture uint32) []Message {
+		first := msg(1, 0, a, p, "INVITE")
+		first.Transport = transport
+		second := first
+		second.Seq, second.Time, second.CaptureID, second.NodeName = 2, t0.Add(apart), capture, "core"
+		return []Message{first, second}
+	}
+	tests := []struct {
+		name      string
+		transport string
+		apart     time.Duration
+		capture   uint32 // of the second copy; the first is capture 1
+		hop       bool
+		retrans   bool
+	}{
+		{"UDPWithin", "udp", 150 * time.Millisecond, 2, true, false},
+		{"UDPBeyond", "udp", 350 * time.Millisecond, 2, false, true},
+		{"TCPBeyondUDPWindow", "tcp", 350 * time.Millisecond, 2, true, false},
+		{"TLSSlowHandshake", "tls", 1800 * time.Millisecond, 2, true, false},
+		{"TLSUpperCase", "TLS", 1800 * time.Millisecond, 2, true, false},
+		{"SCTP", "sctp", time.Second, 2, true, false},
+		{"WSS", "wss", time.Second, 2, true, false},
+		{"TLSTooFar", "tls", 6 * time.Second, 2, false, true},
+		{"TLSSameNode", "tls", 10 * time.Millisecond, 1, false, true}, // one node seeing the bytes twice is a resend on any transport
+		{"Unknown", "", 350 * time.Millisecond, 2, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Build(pair(tt.transport, tt.apart, tt.capture), nil, Options{})
+			last := d.Rows[len(d.Rows)-1]
+			if last.Hop != tt.hop || last.Retransmission != tt.retrans {
+				t.Errorf("second copy %v apart over %q: hop %v retransmission %v, want %v %v",
+					tt.apart, tt.transport, last.Hop, last.Retransmission, tt.hop, tt.retrans)
+			}
+		})
+	}
+
+	// Mixed transports (a copy over UDP, one over TLS) are held to UDP's
+	// window.
+	m := pair("tls", 350*time.Millisecond, 2)
+	m[0].Transport = "udp"
+	if d := Build(m, nil, Options{}); d.Rows[1].Hop {
+		t.Error("UDP and TLS copies 350 ms apart paired as one packet")
+	}
+}
+
+// TestBuildSenderFirstSlowTLS: over TLS the sender's copy comes first even
+// when the receiving node stamped its copy more than 200 ms earlier.
+func TestBuildSenderFirstSlowTLS(t *testing.T) {
+	const uac, a, b, uas = "10.0.0.10:5060", "10.0.0.1:5061", "10.0.0.2:5061", "10.0.0.20:5060"
+	on := func(m Message, capture uint32, at time.Duration) Message {
+		m.CaptureID, m.NodeName, m.Time, m.Transport = capture, fmt.Sprintf("node-%d", capture), t0.Add(at), "tls"
+		return m
+	}
+	inviteAB := msg(2, 0, a, b, "INVITE")
+	sent := on(inviteAB, 1, 900*time.Millisecond)
+	sent.Seq = 3
+	msgs := []Message{
+		on(msg(1, 0, uac, a, "INVITE"), 1, 0),
+		on(inviteAB, 2, 600*time.Millisecond), // B stamped receiving it 300 ms before A stamped sending it
+		sent,
+		on(msg(4, 0, b, uas, "INVITE"), 2, 950*time.Millisecond),
+	}
+	var order []int
+	for _, r := range Build(msgs, nil, Options{}).Rows {
+		order = append(order, r.Seq)
+	}
+	if want := []int{1, 3, 2, 4}; !slices.Equal(order, want) {
+		t.Fatalf("rows %v, want %v", order, want)
+	}
+}
+
 func TestBuildLabelsAndClasses(t *testing.T) {
 	tests := []struct {
 		line  string

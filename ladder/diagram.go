@@ -190,10 +190,18 @@ const (
 	ShortSub    = 90  // runes of a line under an arrow
 	MaxNote     = 500
 	ShortNote   = 120
-	// hopWindow is how far apart two capture nodes' copies of one packet
-	// may be stamped. Below SIP's T1 (500 ms), the soonest a UDP resend
-	// comes, and wide enough for clocks and a loaded capture agent: copies
-	// 52 ms apart were seen with two Kamailio proxies on a busy machine.
-	hopWindow   = 200 * time.Millisecond
-	clockLayout = "15:04:05.000000"
+	// hopWindow is how far apart two capture nodes' copies of one UDP
+	// packet may be stamped. Below SIP's T1 (500 ms), the soonest a UDP
+	// resend comes, and wide enough for clocks and a loaded capture agent:
+	// copies 52 ms apart were seen with two Kamailio proxies on a busy
+	// machine.
+	hopWindow = 200 * time.Millisecond
+	// reliableHopWindow is the same for TCP, TLS, SCTP and WebSocket. SIP
+	// does not retransmit over a reliable transport (RFC 3261 §17.1.1.2:
+	// timer A runs only for UDP), so identical bytes seen by two nodes are
+	// one packet however far apart; the window only has to outlast a
+	// connection set up between the two captures (a TLS handshake on a
+	// loaded box can take longer than hopWindow) and bound the search.
+	reliableHopWindow = 5 * time.Second
+	clockLayout       = "15:04:05.000000"
 )
