@@ -119,6 +119,7 @@ func validArgs(from, to string) map[string][]string {
 		"tenant aliases":        {"acme"},
 		"tenant follow-headers": {"acme", "on"},
 		"calls rebuild":         {"--from", from, "--to", to},
+		"calls refresh":         nil,
 		"node add":              {"acme", "7001"},
 		"node update":           {"acme", "7001", "--name", "edge-7001"},
 		"node list":             nil,
