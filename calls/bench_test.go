@@ -147,3 +147,29 @@ func benchDB(tb testing.TB) (*db.DB, map[string]int64) {
 	tids[""] = tids["bench-03"]
 	return d, tids
 }
+
+// TestRefreshBenchColumns fills the columns of migration 0011 in a bench
+// database whose records were copied from one loaded before it. Only with
+// CALLSCOPE_BENCH_DB=1 and CALLSCOPE_BENCH_REFRESH=1:
+//
+//	CALLSCOPE_BENCH_DB=1 CALLSCOPE_BENCH_REFRESH=1 go test -run TestRefreshBenchColumns -timeout 1h -v ./calls
+func TestRefreshBenchColumns(t *testing.T) {
+	if os.Getenv("CALLSCOPE_BENCH_REFRESH") != "1" {
+		t.Skip("set CALLSCOPE_BENCH_REFRESH=1")
+	}
+	d, _ := benchDB(t)
+	ctx := context.Background()
+	start := time.Now()
+	n, err := calls.RefreshColumns(ctx, d, func(n int) {
+		if n%100000 == 0 {
+			t.Logf("%d records, %v", n, time.Since(start).Round(time.Second))
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Owner().Exec(ctx, `VACUUM (ANALYZE) call_records`); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d records refreshed in %v", n, time.Since(start).Round(time.Second))
+}

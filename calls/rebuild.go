@@ -187,13 +187,10 @@ func rebuildChunkOf(ctx context.Context, d *db.DB, keys []callrec.Key, lo, hi ti
 }
 
 // replaceSQL writes records whole, over whatever is stored.
-const replaceSQL = `/* calls.Replace */ INSERT INTO call_records AS r (tenant_id, call_id, started_at, ended_at, kind,
-	final_status, correlation_id, messages, state)
-SELECT tenant_id, call_id, started_at, ended_at, kind, final_status, correlation_id, messages, state
+var replaceSQL = `/* calls.Replace */ INSERT INTO call_records AS r (tenant_id, call_id, ` + recordColumns + `)
+SELECT tenant_id, call_id, ` + recordColumns + `
 FROM (` + recordValues + `) v ORDER BY n
-ON CONFLICT (tenant_id, call_id) DO UPDATE SET started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,
-	kind = EXCLUDED.kind, final_status = EXCLUDED.final_status, correlation_id = EXCLUDED.correlation_id,
-	messages = EXCLUDED.messages, state = EXCLUDED.state, updated_at = now()`
+ON CONFLICT (tenant_id, call_id) DO UPDATE SET ` + recordSet("EXCLUDED")
 
 // Replace writes states (in key order) as the records of their calls,
 // replacing what is stored, inside tx (the schema owner's, as for Apply).

@@ -209,3 +209,24 @@ func TestBarChart(t *testing.T) {
 		t.Error("a label came out as markup")
 	}
 }
+
+// TestLinePointLinks: a point with a link is a link; one without is not.
+func TestLinePointLinks(t *testing.T) {
+	from := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	c := Lines{ID: "asr", Title: "ASR", From: from, To: from.Add(2 * time.Minute), Series: []Series{{Name: "ASR",
+		Points: []Point{{At: from, Value: 50}, {At: from.Add(time.Minute), Value: 60}}, Hrefs: []string{"/calls?o=2xx&m=0"}}}}
+	var b strings.Builder
+	if err := LineChart(c).Render(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := doc.Find("circle").Length(); n != 2 {
+		t.Fatalf("%d dots, want 2", n)
+	}
+	if h, _ := doc.Find("a").Attr("href"); h != "/calls?o=2xx&m=0" || doc.Find("a circle").Length() != 1 {
+		t.Errorf("links: %q, %d linked dots", h, doc.Find("a circle").Length())
+	}
+}

@@ -18,6 +18,9 @@ type Series struct {
 	Name   string
 	Tone   string
 	Points []Point // in time order
+	// Hrefs, when set, make the dots links: Hrefs[i] is where Points[i]
+	// goes (the calls behind the value); "" leaves a dot unlinked.
+	Hrefs []string
 }
 
 // Lines is a line chart of values over [From, To].
@@ -58,6 +61,7 @@ type plottedLine struct {
 type mark struct {
 	X, Y  string
 	Title string
+	Href  string
 }
 
 // maxMarks bounds the dots drawn per line; past it the line alone shows
@@ -86,7 +90,7 @@ func (c Lines) plot() linePlot {
 	for i, s := range c.Series {
 		l := plottedLine{Name: s.Name, Tone: toneOf(s.Tone, i)}
 		var b strings.Builder
-		for _, pt := range s.Points {
+		for j, pt := range s.Points {
 			x, y := num(xOf(pt.At, c.From, c.To)), num(yOf(pt.Value, top))
 			if b.Len() > 0 {
 				b.WriteByte(' ')
@@ -95,6 +99,9 @@ func (c Lines) plot() linePlot {
 			if len(s.Points) <= maxMarks {
 				l.Marks = append(l.Marks, mark{X: x, Y: y,
 					Title: s.Name + " · " + pt.At.UTC().Format("15:04:05") + " · " + Number(pt.Value) + c.Unit})
+				if j < len(s.Hrefs) {
+					l.Marks[len(l.Marks)-1].Href = s.Hrefs[j]
+				}
 			}
 		}
 		if len(s.Points) > 0 {

@@ -11,10 +11,8 @@ import (
 
 	"github.com/callscope/callscope"
 	"github.com/callscope/callscope/ladder"
-	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/scenario"
-	"github.com/callscope/callscope/tenant"
 )
 
 // Times in console forms are UTC, as <input type="datetime-local"> sends
@@ -23,7 +21,7 @@ const formTime = "2006-01-02T15:04"
 
 func parseFormTime(v string) (time.Time, bool) {
 	v = strings.TrimSpace(v)
-	for _, layout := range []string{formTime, "2006-01-02T15:04:05", time.RFC3339Nano} {
+	for _, layout := range []string{formTime, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02 15:04:05", time.RFC3339Nano} {
 		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
 			return t.UTC(), true
 		}
@@ -36,76 +34,6 @@ func fmtFormTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04:05")
-}
-
-// SearchForm is the search form exactly as the admin typed it, so an error
-// never loses what was entered.
-type SearchForm struct {
-	Tenant, From, To, CallID, CorrelationID, FromUser, ToUser, RURIUser string
-	IP, Method, Status, UserAgent, CaptureID, Limit, Cursor             string
-}
-
-func searchFormFrom(q url.Values) SearchForm {
-	g := func(k string) string { return strings.TrimSpace(q.Get(k)) }
-	return SearchForm{Tenant: g("tenant"), From: g("from"), To: g("to"), CallID: g("call_id"),
-		CorrelationID: g("correlation_id"), FromUser: g("from_user"), ToUser: g("to_user"), RURIUser: g("ruri_user"),
-		IP: g("ip"), Method: g("method"), Status: g("status"), UserAgent: g("user_agent"),
-		CaptureID: g("capture_id"), Limit: g("limit"), Cursor: g("cursor")}
-}
-
-// values encodes the form for links (the next page keeps every filter).
-func (f SearchForm) values() url.Values {
-	q := url.Values{}
-	for k, v := range map[string]string{"tenant": f.Tenant, "from": f.From, "to": f.To, "call_id": f.CallID,
-		"correlation_id": f.CorrelationID, "from_user": f.FromUser, "to_user": f.ToUser, "ruri_user": f.RURIUser,
-		"ip": f.IP, "method": f.Method, "status": f.Status, "user_agent": f.UserAgent, "capture_id": f.CaptureID,
-		"limit": f.Limit} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	return q
-}
-
-// filter turns the form into a queryapi.Filter, collecting one message per
-// field at fault.
-func (f SearchForm) filter() (queryapi.Filter, map[string]string) {
-	errs := map[string]string{}
-	qf := queryapi.Filter{CallID: f.CallID, CorrelationID: f.CorrelationID, FromUser: f.FromUser, ToUser: f.ToUser,
-		RURIUser: f.RURIUser, IP: f.IP, Method: strings.ToUpper(f.Method), UserAgent: f.UserAgent, Cursor: f.Cursor}
-	var ok bool
-	if qf.From, ok = parseFormTime(f.From); !ok {
-		errs["from"] = "Enter a time such as 2026-03-01T09:00 (UTC)."
-	}
-	if qf.To, ok = parseFormTime(f.To); !ok {
-		errs["to"] = "Enter a time such as 2026-03-01T10:00 (UTC)."
-	}
-	num := func(field, v string, lo, hi int64, msg string) int64 {
-		if v == "" {
-			return 0
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < lo || n > hi {
-			errs[field] = msg
-		}
-		return n
-	}
-	qf.TenantID = num("tenant", f.Tenant, 0, 1<<62, "Choose a tenant from the list.")
-	qf.Status = int(num("status", f.Status, 100, 699, "A SIP status code is between 100 and 699."))
-	qf.Limit = int(num("limit", f.Limit, 1, queryapi.MaxLimit, "Between 1 and "+strconv.Itoa(queryapi.MaxLimit)+"."))
-	if f.CaptureID != "" {
-		if id := num("capture_id", f.CaptureID, 0, 0xFFFFFFFF, "A capture ID is a number from 0 to 4294967295."); errs["capture_id"] == "" {
-			u := uint32(id)
-			qf.CaptureID = &u
-		}
-	}
-	if len(errs) == 0 {
-		if err := qf.Validate(); err != nil {
-			field, msg := callscope.Public(err)
-			errs[formField(field)] = sentence(msg)
-		}
-	}
-	return qf, errs
 }
 
 // formField maps a query field name to the console form's.
@@ -131,62 +59,6 @@ func sentence(msg string) string {
 	return msg
 }
 
-// SearchProps is the calls page.
-type SearchProps struct {
-	Chrome
-	Form        SearchForm
-	Errors      map[string]string
-	Tenants     []tenant.Tenant
-	Calls       []queryapi.CallSummary
-	Searched    bool
-	NextURL     string
-	Unavailable string
-}
-
-func (s *Server) searchPage(c echo.Context) error {
-	f := searchFormFrom(c.QueryParams())
-	p := SearchProps{Chrome: s.page(c, "Calls", "calls"), Form: f, Errors: map[string]string{}}
-	tenants, err := s.tenants.List(ctx(c))
-	if err != nil {
-		return err
-	}
-	p.Tenants = tenants
-	if f.From == "" && f.To == "" {
-		// First visit: the last 24 hours, which is what people look for.
-		now := s.now().UTC().Truncate(time.Minute)
-		p.Form.From, p.Form.To = now.Add(-24*time.Hour).Format(formTime), now.Add(time.Minute).Format(formTime)
-	}
-	if s.calls == nil {
-		p.Unavailable = "Search is unavailable: this console has no query service configured."
-		return s.render(c, http.StatusOK, SearchPage(p))
-	}
-	qf, errs := p.Form.filter()
-	if len(errs) > 0 {
-		p.Errors = errs
-		return s.render(c, http.StatusBadRequest, SearchPage(p))
-	}
-	calls, next, err := s.calls.Search(ctx(c), qf)
-	if callscope.Is(err, callscope.Invalid) {
-		field, msg := callscope.Public(err)
-		p.Errors[formField(field)] = sentence(msg)
-		return s.render(c, http.StatusBadRequest, SearchPage(p))
-	}
-	if callscope.Is(err, callscope.Unavailable) {
-		p.Unavailable = "The query service is not answering right now; try again in a moment."
-		return s.render(c, http.StatusServiceUnavailable, SearchPage(p))
-	}
-	if err != nil {
-		return err
-	}
-	p.Calls, p.Searched = calls, true
-	if next != "" {
-		q := p.Form.values()
-		q.Set("cursor", next)
-		p.NextURL = "/calls?" + q.Encode()
-	}
-	return s.render(c, http.StatusOK, SearchPage(p))
-}
-
 // callRef names one call of one tenant inside a window: the parameters of
 // the call page and its downloads.
 type callRef struct {
@@ -198,14 +70,6 @@ type callRef struct {
 func (r callRef) values() url.Values {
 	return url.Values{"tenant": {strconv.FormatInt(r.TenantID, 10)}, "call_id": {r.CallID},
 		"from": {r.From.UTC().Format(time.RFC3339)}, "to": {r.To.UTC().Format(time.RFC3339)}}
-}
-
-// callLink is the call page of a search result: its window widened by
-// query.LegWindow each way so the correlated legs are found too.
-func callLink(cs queryapi.CallSummary) string {
-	r := callRef{TenantID: cs.TenantID, CallID: cs.CallID,
-		From: cs.First.Add(-query.LegWindow).Truncate(time.Second), To: cs.Last.Add(query.LegWindow + time.Second).Truncate(time.Second)}
-	return "/calls/view?" + r.values().Encode()
 }
 
 func parseCallRef(c echo.Context) (callRef, error) {

@@ -19,7 +19,8 @@ import (
 
 // Calls is what the call pages need of the query service.
 type Calls interface {
-	Search(ctx context.Context, f queryapi.Filter) ([]queryapi.CallSummary, string, error)
+	ListCalls(ctx context.Context, f queryapi.CallFilter) (queryapi.CallPage, error)
+	CallStats(ctx context.Context, f queryapi.CallFilter) (queryapi.CallStats, error)
 	Call(ctx context.Context, tenantID int64, callID string, from, to time.Time) (*queryapi.Call, error)
 	PCAP(ctx context.Context, tenantID int64, callID string, from, to time.Time) ([]byte, error)
 	Text(ctx context.Context, tenantID int64, callID string, from, to time.Time) ([]byte, error)

@@ -1,6 +1,8 @@
 // Package console is callscope's internal admin UI, for the operator's
 // administrators: login (argon2id passwords, sessions in Redis, login rate
-// limits), cross-tenant call search and the call's ladder, tenants and
+// limits), the calls list of one tenant or all (filters, totals, sorting,
+// columns, CSV, a live view) and its statistics (SVG charts whose figures
+// open their calls), the call's ladder, tenants and
 // their settings, capture nodes, API keys, tenants' signing keys, viewer
 // links and their revocation, and the view audit.
 //

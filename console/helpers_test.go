@@ -21,6 +21,7 @@ import (
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/auth/authredis"
+	"github.com/callscope/callscope/calls"
 	"github.com/callscope/callscope/console"
 	"github.com/callscope/callscope/db"
 	"github.com/callscope/callscope/db/dbtest"
@@ -94,7 +95,9 @@ func setup(tb testing.TB, opts ...options) *bundle {
 	b.beta = MustTenant(tb, b.tenants, "beta")
 
 	qe := web.New(log, "query")
-	query.NewServer(query.NewStore(d), tenantdb.NewCache(b.tenants, time.Millisecond), nil, query.Credentials{Console: "svc"}, log).Routes(qe.Group(""))
+	qs := query.NewServer(query.NewStore(d), tenantdb.NewCache(b.tenants, time.Millisecond), nil, query.Credentials{Console: "svc"}, log)
+	qs.SetCallRecords(calls.NewStore(d, b.clock.Now))
+	qs.Routes(qe.Group(""))
 	qsrv := httptest.NewServer(qe)
 	tb.Cleanup(qsrv.Close)
 

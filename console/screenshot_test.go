@@ -76,12 +76,12 @@ func TestScreenshots(t *testing.T) {
 		}
 	}))
 	defer proxy.Close()
-	link, _ := br.get("/calls").testid("call-link").Attr("href")
+	link, _ := br.get("/calls?range=24h").testid("call-link").Attr("href")
 	pages := map[string]string{
-		"calls": "/calls", "call": link, "tenants": "/tenants", "tenant": "/tenants/acme",
+		"calls": "/calls?range=24h", "call": link, "stats": "/stats?range=24h", "tenants": "/tenants", "tenant": "/tenants/acme",
 		"nodes": "/nodes", "keys": "/tenants/acme/keys", "links": "/tenants/acme/links",
 		"admins": "/admins", "audit": "/audit",
-		"search-error": "/calls?from=yesterday&to=" + url.QueryEscape(now.Format("2006-01-02T15:04")) + "&status=999",
+		"search-error": "/calls?range=custom&from=yesterday&to=" + url.QueryEscape(now.Format("2006-01-02 15:04")) + "&status=999&port=0",
 	}
 	for name, path := range pages {
 		out := filepath.Join(dir, name+".png")

@@ -115,7 +115,10 @@ func (s *Server) Routes(e *echo.Echo) {
 	g.POST("/login", s.login)                                        // open, login CSRF, throttled
 	g.POST("/logout", s.logout, admin)                               // admin
 	g.GET("/", s.home, admin)                                        // admin
-	g.GET("/calls", s.searchPage, admin)                             // admin: every tenant
+	g.GET("/calls", s.listPage, admin)                               // admin: every tenant, or one
+	g.GET("/calls/live", s.livePage, admin)                          // admin: the list, refreshing
+	g.GET("/calls/export.csv", s.exportCSV, admin)                   // admin: the list as CSV
+	g.GET("/stats", s.statsPage, admin)                              // admin: every tenant, or one
 	g.GET("/calls/view", s.callPage, admin)                          // admin: any tenant's call
 	g.GET("/calls/pcap", s.callPCAP, admin)                          // admin
 	g.GET("/calls/text", s.callText, admin)                          // admin

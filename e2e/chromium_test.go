@@ -150,8 +150,9 @@ func frameContext(t *testing.T, page context.Context, urlPrefix string) context.
 	return ctx
 }
 
-// artifactDir is e2e/artifacts/<test name>/ (gitignored), created empty of
-// nothing: files of an earlier run are overwritten, not removed.
+// artifactDir is e2e/artifacts/<test name>/: its PNG screenshots are
+// committed (each run refreshes them), anything else there is ignored.
+// Files of an earlier run are overwritten, not removed.
 func artifactDir(t *testing.T) string {
 	t.Helper()
 	name := regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_")

@@ -59,6 +59,7 @@ type Server struct {
 	tenants  Tenants
 	verifier *auth.Verifier
 	keys     KeySource
+	records  CallRecords
 	console  credential
 	viewer   credential
 	log      *slog.Logger
@@ -105,6 +106,8 @@ func (s *Server) Routes(g *echo.Group) {
 	g.GET("/internal/v1/admin/call", s.adminCall, console)             // console: any tenant's call
 	g.GET("/internal/v1/admin/pcap", s.adminPCAP, console)             // console
 	g.GET("/internal/v1/admin/text", s.adminText, console)             // console
+	g.GET("/internal/v1/admin/calls", s.adminCalls, console)           // console: every tenant's call records
+	g.GET("/internal/v1/admin/stats", s.adminStats, console)           // console: every tenant's call records
 	g.GET("/internal/v1/tenants/public", s.tenantPublic, viewer)       // viewer: CSP origins, aliases, active
 	g.GET("/internal/v1/keys/server", s.serverKey, viewer)             // viewer: public JWK
 	g.GET("/internal/v1/keys/tenant", s.tenantKey, viewer)             // viewer: public JWK

@@ -22,6 +22,7 @@ import (
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/auth/authredis"
 	"github.com/callscope/callscope/auth/authtest"
+	"github.com/callscope/callscope/calls"
 	"github.com/callscope/callscope/query"
 	"github.com/callscope/callscope/query/queryapi"
 	"github.com/callscope/callscope/query/querytest"
@@ -67,7 +68,9 @@ func setupHTTP(t *testing.T) *httpBundle {
 	cached := tenantdb.NewCache(b.tenants, time.Millisecond)
 	v := &auth.Verifier{Keys: keys, Tenants: cached, Revocations: h.revs, Memo: auth.NewMemo()}
 	e := web.New(slog.New(slog.NewTextHandler(io.Discard, nil)), "query")
-	query.NewServer(b.store, cached, v, testCreds, slog.New(slog.NewTextHandler(io.Discard, nil))).Routes(e.Group(""))
+	qs := query.NewServer(b.store, cached, v, testCreds, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	qs.SetCallRecords(calls.NewStore(b.db, nil))
+	qs.Routes(e.Group(""))
 	h.srv = httptest.NewServer(e)
 	t.Cleanup(h.srv.Close)
 	h.client = queryapi.NewClient(h.srv.URL, consoleToken, nil)
@@ -124,6 +127,9 @@ func TestCallersCredentials(t *testing.T) {
 		"/internal/v1/admin/call?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 		"/internal/v1/admin/pcap?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 		"/internal/v1/admin/text?tenant_id=1&call_id=x&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
+		"/internal/v1/admin/calls?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
+		"/internal/v1/admin/calls?tenant=1&from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
+		"/internal/v1/admin/stats?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z",
 	}
 	edge := []string{
 		"/internal/v1/tenants/public?slug=acme",
@@ -376,5 +382,48 @@ func (h *httpBundle) revsDown(t *testing.T) {
 	_, err := queryapi.NewClient(srv.URL, consoleToken, nil).ViewCall(context.Background(), h.mint(t, "acme", "c", t0, t0.Add(time.Hour)))
 	if !callscope.Is(err, callscope.Unavailable) || auth.Outcome(err) != "unavailable" {
 		t.Errorf("redis down: %v", err)
+	}
+}
+
+// TestClientCallList: the console's client lists and aggregates call
+// records, one tenant's alone when it names one; the viewer's client, the
+// public edge's credential, reads neither.
+func TestClientCallList(t *testing.T) {
+	h := setupHTTP(t)
+	ctx := context.Background()
+	h.insert(t,
+		querytest.Call{TenantID: h.acme.ID, CallID: "a1", Start: t0, Status: 486},
+		querytest.Call{TenantID: h.acme.ID, CallID: "a2", Start: t0.Add(time.Minute)},
+		querytest.Call{TenantID: h.beta.ID, CallID: "b1", Start: t0.Add(30 * time.Second), Status: 486})
+	f := queryapi.CallFilter{TenantID: h.acme.ID, From: t0, To: t0.Add(time.Hour), Outcomes: []string{queryapi.Class4xx}}
+	p, err := h.client.ListCalls(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Calls) != 1 || p.Calls[0].CallID != "a1" || p.Calls[0].TenantSlug != "acme" || p.Total != 1 {
+		t.Errorf("acme 4xx: %+v", p)
+	}
+	f.TenantID = 0
+	if p, err = h.client.ListCalls(ctx, f); err != nil || p.Total != 2 {
+		t.Errorf("every tenant's 4xx: %+v, %v", p, err)
+	}
+	f.TenantID = h.beta.ID
+	st, err := h.client.CallStats(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Total.Calls != 1 || st.Total.ByClass[queryapi.Class4xx] != 1 {
+		t.Errorf("beta stats: %+v", st.Total)
+	}
+	f.Port = 70000
+	if _, err := h.client.ListCalls(ctx, f); !callscope.Is(err, callscope.Invalid) {
+		t.Errorf("port 70000: %v", err)
+	}
+	f.Port = 0
+	if _, err := h.edge.ListCalls(ctx, f); !callscope.Is(err, callscope.Unauthorized) {
+		t.Errorf("the viewer's client lists calls: %v", err)
+	}
+	if _, err := h.edge.CallStats(ctx, f); !callscope.Is(err, callscope.Unauthorized) {
+		t.Errorf("the viewer's client reads statistics: %v", err)
 	}
 }

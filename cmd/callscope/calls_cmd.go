@@ -55,3 +55,25 @@ func cmdCallsRebuild(ctx context.Context, c *cmdline) error {
 		return err
 	})
 }
+
+// cmdCallsRefresh fills the columns the console's calls list and
+// statistics read (migration 0011) for records stored before them, from
+// each record's state: no message is read again.
+func cmdCallsRefresh(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	if _, err := c.parse(); err != nil {
+		return err
+	}
+	return withDB(ctx, open, func(d *db.DB) error {
+		start := time.Now()
+		last := start
+		n, err := calls.RefreshColumns(ctx, d, func(n int) {
+			if time.Since(last) >= 10*time.Second {
+				last = time.Now()
+				fmt.Fprintf(c.stdout, "... %d records so far\n", n)
+			}
+		})
+		fmt.Fprintf(c.stdout, "refreshed %d call records in %s\n", n, time.Since(start).Round(time.Millisecond))
+		return err
+	})
+}

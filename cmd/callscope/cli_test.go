@@ -120,6 +120,7 @@ func validArgs(from, to string) map[string][]string {
 		"tenant follow-headers":  {"acme", "on"},
 		"tenant internal-events": {"acme", "off"},
 		"calls rebuild":          {"--from", from, "--to", to},
+		"calls refresh":          nil,
 		"node add":               {"acme", "7001"},
 		"node update":            {"acme", "7001", "--name", "edge-7001"},
 		"node list":              nil,

@@ -54,6 +54,7 @@ func commands() command {
 		}},
 		{name: "calls", summary: "call records: rebuild them from stored messages (after an upgrade, or an ingest error)", subs: []command{
 			{name: "rebuild", summary: "recompute the call records of the calls with a message in [--from, --to)", run: cmdCallsRebuild},
+			{name: "refresh", summary: "write every record's list and statistics columns again from its state (once, after upgrading past migration 0011)", run: cmdCallsRefresh},
 		}},
 		{name: "scenario", args: "SLUG CALL_ID", summary: "write a stored call as a SIPp scenario, the caller's (uac) or the callee's (uas)", run: cmdScenario},
 		{name: "demo", summary: "provision a demo tenant, node and admin and send demo calls to the local ingest", run: cmdDemo},

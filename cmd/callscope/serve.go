@@ -301,7 +301,9 @@ func (a *app) startQuery(ctx context.Context) error {
 	qs.SetViewRecorder(st.audit)
 	qs.SetRevocationSync(st.tokens)
 	api := query.NewTokenAPI(st.apiKeys, st.minter, st.tokens, st.keys, st.limiter)
-	callsAPI := calls.NewAPI(calls.NewStore(a.db, nil), func(ctx context.Context, key string) (int64, error) {
+	records := calls.NewStore(a.db, nil)
+	qs.SetCallRecords(records)
+	callsAPI := calls.NewAPI(records, func(ctx context.Context, key string) (int64, error) {
 		k, err := st.apiKeys.AuthenticateAPIKey(ctx, key)
 		return k.TenantID, err
 	})

@@ -71,6 +71,25 @@ func (c *Client) Search(ctx context.Context, f Filter) ([]CallSummary, string, e
 	return r.Calls, r.Next, nil
 }
 
+// ListCalls reads a page of the calls list (admin; every tenant when
+// f.TenantID is 0).
+func (c *Client) ListCalls(ctx context.Context, f CallFilter) (CallPage, error) {
+	var p CallPage
+	if err := c.getJSON(ctx, "/internal/v1/admin/calls?"+f.Values().Encode(), c.credential, &p); err != nil {
+		return p, fmt.Errorf("queryapi.Client.ListCalls: %w", err)
+	}
+	return p, nil
+}
+
+// CallStats reads the statistics of the calls f selects (admin).
+func (c *Client) CallStats(ctx context.Context, f CallFilter) (CallStats, error) {
+	var st CallStats
+	if err := c.getJSON(ctx, "/internal/v1/admin/stats?"+f.Values().Encode(), c.credential, &st); err != nil {
+		return st, fmt.Errorf("queryapi.Client.CallStats: %w", err)
+	}
+	return st, nil
+}
+
 func callQuery(tenantID int64, callID string, from, to time.Time) string {
 	q := url.Values{"tenant_id": {strconv.FormatInt(tenantID, 10)}, "call_id": {callID},
 		"from": {from.Format(time.RFC3339Nano)}, "to": {to.Format(time.RFC3339Nano)}}
