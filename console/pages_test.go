@@ -48,6 +48,13 @@ func TestCallPage(t *testing.T) {
 	if !strings.Contains(p.doc.Find("svg.ladder-svg").Text(), "Carrier SBC") {
 		t.Error("the tenant's alias is not on the ladder")
 	}
+	// The summary the viewer shows, from the call record.
+	if got := p.testid("call-outcome").Text(); got != "Answered — 200 OK" {
+		t.Errorf("summary outcome %q", got)
+	}
+	if p.testid("window-cut").Length() != 0 {
+		t.Error("the whole call announced as cut")
+	}
 	if p.doc.Find(`[data-testid="raw-message"], .raw pre, details`).Length() == 0 && !strings.Contains(string(p.body), "INVITE sip:bob@") {
 		t.Error("raw messages missing")
 	}
@@ -188,8 +195,25 @@ func TestTenantsPages(t *testing.T) {
 			t.Errorf("name kept as %q", v)
 		}
 		a, _ := b.tenants.BySlug(t.Context(), "acme")
-		if a.Name != "ACME" || a.RetentionDays != 90 || len(a.EmbedOrigins) != 1 {
+		if a.Name != "ACME" || a.RetentionDays != 90 || len(a.EmbedOrigins) != 1 || a.ShowInternalEvents {
 			t.Errorf("%+v", a)
+		}
+		if _, on := br.get("/tenants/acme").testid("internal-events").Attr("checked"); on {
+			t.Error("internal events box checked for a tenant without them")
+		}
+		// The toggle turns the tenant's internal events on, and off again.
+		mustRedirect(t, br.post("/tenants/acme/settings", url.Values{"name": {"ACME"}, "retention_days": {"90"},
+			"embed_origins": {"https://app.acme.example"}, "internal_events": {"on"}}), "/tenants/acme?done=saved")
+		if a, _ := b.tenants.BySlug(t.Context(), "acme"); !a.ShowInternalEvents {
+			t.Error("internal events not turned on")
+		}
+		if _, ok := br.get("/tenants/acme").testid("internal-events").Attr("checked"); !ok {
+			t.Error("internal events box not checked")
+		}
+		mustRedirect(t, br.post("/tenants/acme/settings", url.Values{"name": {"ACME"}, "retention_days": {"90"},
+			"embed_origins": {"https://app.acme.example"}}), "/tenants/acme?done=saved")
+		if a, _ := b.tenants.BySlug(t.Context(), "acme"); a.ShowInternalEvents {
+			t.Error("internal events not turned off")
 		}
 	})
 	t.Run("Aliases", func(t *testing.T) {

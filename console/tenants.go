@@ -17,7 +17,15 @@ import (
 
 // tenantDetail is what the audit keeps of a tenant's settings.
 func tenantDetail(t tenant.Tenant) string {
-	return fmt.Sprintf("name %q, retention %d days, embed origins %s", t.Name, t.RetentionDays, orDash(strings.Join(t.EmbedOrigins, " ")))
+	return fmt.Sprintf("name %q, retention %d days, embed origins %s, internal events %s", t.Name, t.RetentionDays,
+		orDash(strings.Join(t.EmbedOrigins, " ")), onOff(t.ShowInternalEvents))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // TenantForm is the create form as typed.
@@ -105,6 +113,8 @@ func (s *Server) createTenant(c echo.Context) error {
 // SettingsForm is the tenant settings form as typed.
 type SettingsForm struct {
 	Name, Retention, Origins, Aliases string
+	// InternalEvents: tenant.Tenant.ShowInternalEvents.
+	InternalEvents bool
 }
 
 // TenantProps is one tenant's page.
@@ -133,7 +143,7 @@ func aliasText(a map[string]string) string {
 
 func settingsOf(t tenant.Tenant) SettingsForm {
 	return SettingsForm{Name: t.Name, Retention: strconv.Itoa(t.RetentionDays),
-		Origins: strings.Join(t.EmbedOrigins, "\n"), Aliases: aliasText(t.Aliases)}
+		Origins: strings.Join(t.EmbedOrigins, "\n"), Aliases: aliasText(t.Aliases), InternalEvents: t.ShowInternalEvents}
 }
 
 func (s *Server) tenantBySlug(c echo.Context) (tenant.Tenant, error) {
@@ -199,6 +209,7 @@ func (s *Server) updateSettings(c echo.Context) error {
 	}
 	f := settingsOf(t)
 	f.Name, f.Retention, f.Origins = strings.TrimSpace(c.FormValue("name")), strings.TrimSpace(c.FormValue("retention_days")), c.FormValue("embed_origins")
+	f.InternalEvents = c.FormValue("internal_events") == "on"
 	errs := map[string]string{}
 	days, err := strconv.Atoi(f.Retention)
 	if err != nil || days < 1 || days > 3650 {
@@ -213,7 +224,8 @@ func (s *Server) updateSettings(c echo.Context) error {
 			origins = []string{} // non-nil: clearing every origin is a change
 		}
 		var saved tenant.Tenant
-		saved, err = s.tenants.Update(ctx(c), t.ID, tenant.Update{Name: &f.Name, RetentionDays: &days, EmbedOrigins: origins})
+		saved, err = s.tenants.Update(ctx(c), t.ID, tenant.Update{Name: &f.Name, RetentionDays: &days, EmbedOrigins: origins,
+			ShowInternalEvents: &f.InternalEvents})
 		if err == nil {
 			s.audit(c, adminaudit.TenantSettings, t.ID, t.Slug, tenantDetail(saved))
 			return c.Redirect(http.StatusSeeOther, "/tenants/"+t.Slug+"?done=saved")

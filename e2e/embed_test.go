@@ -65,11 +65,17 @@ func TestEmbed(t *testing.T) {
 			t.Errorf("Call-ID shown in the frame: %q, want %q", got, callID)
 		}
 		// Alice, the proxy and Bob, and Carol of the B-leg the demo
-		// correlates with the call: one column each, in order of appearance.
+		// correlates with the call: one column each, in order of appearance;
+		// the proxy's column is named after the capture node at its
+		// address, the address under the name.
 		labels := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-column] .column-label')].map(e => e.textContent)`)
-		want := []string{demo.Alice.String(), demo.Proxy.String(), demo.Bob.String(), demo.Carol.String()}
+		want := []string{demo.Alice.String(), "demo-proxy", demo.Bob.String(), demo.Carol.String()}
 		if !slices.Equal(labels, want) {
 			t.Errorf("ladder columns %q, want %q", labels, want)
+		}
+		addrs := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-column] .column-addr')].map(e => e.textContent)`)
+		if !slices.Equal(addrs, []string{demo.Proxy.String()}) {
+			t.Errorf("addresses under named columns %q, want the proxy's %s", addrs, demo.Proxy)
 		}
 		// One arrow per stored SIP message of the call and its B-leg,
 		// INVITE first.
@@ -252,8 +258,11 @@ func TestEmbedKamailioCall(t *testing.T) {
 		t.Errorf("Call-ID shown in the frame: %q, want %q", got, callID)
 	}
 	labels := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-column] .column-label')].map(e => e.textContent)`)
-	if len(labels) != 3 || !strings.HasPrefix(labels[0], "127.0.0.13:") || labels[1] != proxy.Addr || !strings.HasPrefix(labels[2], "127.0.0.34:") {
-		t.Errorf("ladder columns %q, want the UAC on 127.0.0.13, the proxy %s, the UAS on 127.0.0.34", labels, proxy.Addr)
+	addrs := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-column] .column-addr')].map(e => e.textContent)`)
+	if len(labels) != 3 || !strings.HasPrefix(labels[0], "127.0.0.13:") || labels[1] != "edge-proxy" || !strings.HasPrefix(labels[2], "127.0.0.34:") ||
+		!slices.Equal(addrs, []string{proxy.Addr}) {
+		t.Errorf("ladder columns %q (addresses %q), want the UAC on 127.0.0.13, the proxy's node edge-proxy over %s, the UAS on 127.0.0.34",
+			labels, addrs, proxy.Addr)
 	}
 	arrows := eval[[]string](t, frame, `[...document.querySelectorAll('[data-testid=ladder-arrow]')].map(e => e.getAttribute('aria-label'))`)
 	if len(arrows) != stored {

@@ -15,9 +15,10 @@ import (
 
 // ladderPage is what a viewer page shows of its ladder, read through the
 // page's hooks: data-testid="call-id", "ladder" (its title),
-// "ladder-column" (the label), "ladder-arrow" (class, aria-label, href,
-// the label and the lines under it) and "raw-message" (the heading above
-// it names endpoints, transport and node).
+// "ladder-column" (the label, and the address under a name),
+// "ladder-arrow" (class, aria-label, href, data-from and data-to, the
+// label and the lines under it) and "message-detail" (its "detail-meta"
+// names endpoints, transport and node).
 type ladderPage struct {
 	CallID  string
 	Title   string
@@ -27,7 +28,7 @@ type ladderPage struct {
 
 // pageArrow is one arrow of the ladder as the page shows it.
 type pageArrow struct {
-	From, To        string // column labels
+	From, To        string // column addresses
 	Label           string
 	Transport, Node string // from the heading of its raw message
 	Hop, Retrans    bool
@@ -36,8 +37,8 @@ type pageArrow struct {
 
 // readLadderPage parses a viewer page. It fails when a hook is missing or
 // when the page disagrees with itself (an arrow's accessible name and its
-// raw message naming other endpoints, a retransmission marked one way and
-// not another).
+// message's detail naming other endpoints, a retransmission marked one way
+// and not another).
 func readLadderPage(page []byte) (ladderPage, error) {
 	var p ladderPage
 	doc, err := html.Parse(bytes.NewReader(page))
@@ -63,21 +64,26 @@ func readLadderPage(page []byte) (ladderPage, error) {
 		if len(labels) != 1 {
 			return p, fmt.Errorf("a column with %d labels", len(labels))
 		}
-		p.Columns = append(p.Columns, textOf(labels[0]))
+		col := textOf(labels[0])
+		// A name (an alias, a capture node) has the address under it.
+		if addrs := findAll(c, byClass("column-addr")); len(addrs) == 1 {
+			col = textOf(addrs[0]) + " (" + col + ")"
+		}
+		p.Columns = append(p.Columns, col)
 	}
 
-	raws := map[string]*html.Node{} // anchor -> the raw message's heading meta
-	for _, pre := range findAll(doc, byTestID("raw-message")) {
-		metas := findAll(pre.Parent, byClass("raw-meta"))
+	details := map[string]*html.Node{} // anchor -> the message detail's meta line
+	for _, d := range findAll(doc, byTestID("message-detail")) {
+		metas := findAll(d, byTestID("detail-meta"))
 		if len(metas) != 1 {
-			return p, fmt.Errorf("raw message %s: %d headings", attr(pre, "id"), len(metas))
+			return p, fmt.Errorf("message detail %s: %d meta lines", attr(d, "id"), len(metas))
 		}
-		raws[attr(pre, "id")] = metas[0]
+		details[attr(d, "id")] = metas[0]
 	}
 	for i, a := range findAll(doc, byTestID("ladder-arrow")) {
-		meta, ok := raws[strings.TrimPrefix(attr(a, "href"), "#")]
+		meta, ok := details[strings.TrimPrefix(attr(a, "href"), "#")]
 		if !ok {
-			return p, fmt.Errorf("arrow %d links to %q, which is no raw message on the page", i+1, attr(a, "href"))
+			return p, fmt.Errorf("arrow %d links to %q, which is no message detail on the page", i+1, attr(a, "href"))
 		}
 		m, err := parseRawMeta(textOf(meta))
 		if err != nil {
@@ -100,7 +106,7 @@ func readLadderPage(page []byte) (ladderPage, error) {
 		if classed != tagged || classed != retrans {
 			return p, fmt.Errorf("arrow %d: retransmission in class %v, tag %v, aria-label %v: the page disagrees with itself", i+1, classed, tagged, retrans)
 		}
-		pa := pageArrow{From: m.from, To: m.to, Label: textOf(firstElement(labels[0])), Transport: m.transport, Node: m.node,
+		pa := pageArrow{From: attr(a, "data-from"), To: attr(a, "data-to"), Label: textOf(firstElement(labels[0])), Transport: m.transport, Node: m.node,
 			Hop: slices.Contains(classes, "hop"), Retrans: retrans}
 		for _, s := range findAll(a, byClass("sub")) {
 			pa.Sub = append(pa.Sub, textOf(s))
@@ -118,6 +124,7 @@ func readLadderPage(page []byte) (ladderPage, error) {
 //
 //	columns:
 //	  127.0.0.51:5060
+//	  127.0.0.52:5060 (proxy-a)     a column named after its capture node or alias
 //	  ...
 //
 //	arrows:
@@ -141,7 +148,11 @@ func (p ladderPage) Text(ephemeral func(port uint16) bool) []byte {
 	fmt.Fprintln(&b, p.Title)
 	fmt.Fprintln(&b, "\ncolumns:")
 	for _, c := range p.Columns {
-		fmt.Fprintf(&b, "  %s\n", norm(c))
+		addr, name, named := strings.Cut(c, " (")
+		if named {
+			name = " (" + name
+		}
+		fmt.Fprintf(&b, "  %s%s\n", norm(addr), name)
 	}
 	fmt.Fprintln(&b, "\narrows:")
 	rows := make([]arrowLine, len(p.Arrows))
@@ -215,7 +226,7 @@ func parseRawMeta(s string) (rawMeta, error) {
 	}
 	ends := strings.Split(parts[0], " → ")
 	if len(parts) < 2 || len(ends) != 2 {
-		return rawMeta{}, fmt.Errorf("raw message heading %q: want FROM → TO · TIME [· TRANSPORT] [· NODE]", s)
+		return rawMeta{}, fmt.Errorf("message detail line %q: want FROM → TO · TIME [· TRANSPORT] [· NODE]", s)
 	}
 	m := rawMeta{from: ends[0], to: ends[1]}
 	rest := parts[2:]
@@ -226,7 +237,7 @@ func parseRawMeta(s string) (rawMeta, error) {
 		m.node, rest = rest[0], rest[1:]
 	}
 	if len(rest) > 0 {
-		return rawMeta{}, fmt.Errorf("raw message heading %q: more than FROM → TO · TIME · TRANSPORT · NODE", s)
+		return rawMeta{}, fmt.Errorf("message detail line %q: more than FROM → TO · TIME · TRANSPORT · NODE", s)
 	}
 	return m, nil
 }
@@ -243,7 +254,7 @@ func isTransport(s string) bool {
 
 // arrowSummaryRe matches an arrow's aria-label: "LABEL, CLASS, from FROM
 // to TO, at TIME[, retransmission]".
-var arrowSummaryRe = regexp.MustCompile(`, from (\S+) to (\S+), at \d\d:\d\d:\d\d\.\d{6}(, retransmission)?$`)
+var arrowSummaryRe = regexp.MustCompile(`, from (.+) to (.+), at \d\d:\d\d:\d\d\.\d{3}(, retransmission)?$`)
 
 func parseArrowSummary(s string) (from, to string, retrans bool, err error) {
 	m := arrowSummaryRe.FindStringSubmatch(s)

@@ -14,6 +14,7 @@ import (
 type record struct {
 	CallID      string     `json:"call_id"`
 	Kind        string     `json:"kind"`
+	StartedAt   time.Time  `json:"started_at"`
 	Outcome     string     `json:"outcome"`
 	FinalStatus *int       `json:"final_status"`
 	AnsweredAt  *time.Time `json:"answered_at"`

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,7 +160,7 @@ var customerPage = template.Must(template.New("page").Parse(`<!doctype html>
 <body style="font-family: sans-serif; margin: 16px">
 <h1>Acme customer portal ({{.Origin}})</h1>
 <p>Your test call:</p>
-<iframe id="call" src="{{.Src}}" width="1200" height="900" style="border: 1px solid #999" title="SIP call ladder"></iframe>
+<iframe id="call" src="{{.Src}}" width="{{.Width}}" height="{{.Height}}" style="border: 1px solid #999" title="SIP call ladder"></iframe>
 </body></html>`))
 
 // listenCustomer binds a customer site on ip (another loopback address
@@ -184,12 +185,25 @@ func (c *customerSite) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := customerPage.Execute(w, map[string]string{"Origin": c.Origin, "Src": r.URL.Query().Get("src")}); err != nil {
+	q := r.URL.Query()
+	size := map[string]string{"Width": "1200", "Height": "900"}
+	for k, param := range map[string]string{"Width": "w", "Height": "h"} {
+		if v, err := strconv.Atoi(q.Get(param)); err == nil && v > 0 {
+			size[k] = strconv.Itoa(v)
+		}
+	}
+	if err := customerPage.Execute(w, map[string]string{"Origin": c.Origin, "Src": q.Get("src"), "Width": size["Width"], "Height": size["Height"]}); err != nil {
 		panic(err)
 	}
 }
 
-// PageURL is the customer's page that iframes src.
+// PageURL is the customer's page that iframes src, 1200 x 900.
 func (c *customerSite) PageURL(src string) string {
 	return fmt.Sprintf("%s/?src=%s", c.Origin, url.QueryEscape(src))
+}
+
+// SizedPageURL is the customer's page that iframes src in a frame of
+// width x height.
+func (c *customerSite) SizedPageURL(src string, width, height int) string {
+	return fmt.Sprintf("%s/?src=%s&w=%d&h=%d", c.Origin, url.QueryEscape(src), width, height)
 }

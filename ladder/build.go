@@ -27,7 +27,10 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 	}
 	sorted := inDrawingOrder(msgs)
 
-	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight, Zone: loc.String()}
+	d := Diagram{Total: len(sorted), HeaderHeight: HeaderHeight, Zone: loc.String(), Compact: opt.Compact}
+	if len(sorted) > 0 {
+		d.Date = sorted[0].Time.In(loc).Format(dateLayout)
+	}
 	d.PageSize = opt.PageSize
 	if d.PageSize <= 0 {
 		d.PageSize = DefaultPageSize
@@ -43,6 +46,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 		cols.add(m.Dst)
 	}
 	d.Columns = cols.list
+	nameNodeColumns(d.Columns, sorted, opt.GroupByIP)
 	for i := range d.Columns {
 		d.Columns[i].X = Gutter + ColumnWidth/2 + i*ColumnWidth
 	}
@@ -77,7 +81,7 @@ func Build(msgs []Message, events []Event, opt Options) Diagram {
 		if i > 0 {
 			prev = &sorted[i-1]
 		}
-		r := row(sorted[i], prev, kinds[i], cols, loc, y)
+		r := row(sorted[i], prev, kinds[i], cols, loc, y, opt.Compact)
 		if len(d.Legs) > 1 {
 			r.LegMarkerX = d.Columns[r.From].X
 		}
@@ -234,7 +238,7 @@ func classify(msgs []Message) []kind {
 	return out
 }
 
-func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, top int) Row {
+func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, top int, compact bool) Row {
 	r := Row{
 		Seq:            m.Seq,
 		Anchor:         "m" + strconv.Itoa(m.Seq),
@@ -254,18 +258,23 @@ func row(m Message, prev *Message, k kind, cols columnSet, loc *time.Location, t
 	if prev != nil {
 		r.Delta = delta(m.Time.Sub(prev.Time))
 	}
-	if m.SDP != nil {
+	if m.SDP != nil && !compact {
 		for _, md := range m.SDP.Media {
 			r.Sub = append(r.Sub, clean(md.String(), ShortSub))
 		}
 	}
-	if r.Hop && r.Node != "" {
+	if r.Hop && r.Node != "" && !compact {
 		r.Sub = append(r.Sub, clean("also captured by "+r.Node, ShortSub))
 	}
 
 	r.Y = top + 26
 	r.Bottom = top + RowHeight + len(r.Sub)*SubLineHeight
 	r.TimeY = r.Y - 4
+	if compact {
+		r.Y = top + CompactRowHeight - 6
+		r.Bottom = top + CompactRowHeight
+		r.TimeY = r.Y + 4
+	}
 	r.LabelY = r.Y - 7
 	r.SubY = r.Y + SubLineHeight + 1
 
@@ -382,16 +391,22 @@ func classOf(m Message) Class {
 // delta formats the time since the previous message: milliseconds with µs
 // precision below ten seconds, seconds above. Negative deltas happen when
 // two capture nodes disagree; they are shown as they are.
+// delta is a gap between two messages as a person reads it, to the
+// precision that matters at its size: "+2.4 s", "+120 ms", "+4.7 ms",
+// "+0.3 ms". The message table and the raw text keep the exact times.
 func delta(d time.Duration) string {
 	sign := "+"
 	if d < 0 {
 		sign, d = "-", -d
 	}
-	us := d.Microseconds()
-	if d < 10*time.Second {
-		return sign + fixed(us, 1000, 3) + " ms"
+	switch us := d.Microseconds(); {
+	case d >= time.Second:
+		return sign + fixed((us+50_000)/100_000, 10, 1) + " s"
+	case d >= 10*time.Millisecond:
+		return sign + strconv.FormatInt((us+500)/1000, 10) + " ms"
+	default:
+		return sign + fixed((us+50)/100, 10, 1) + " ms"
 	}
-	return sign + fixed(us, 1_000_000, 6) + " s"
 }
 
 // fixed formats n/unit with digits decimals: fixed(12345, 1000, 3) is
@@ -434,6 +449,45 @@ func nodeNames(msgs []Message) map[uint32]string {
 		}
 	}
 	return out
+}
+
+// nameNodeColumns labels each column that has no alias and stands for a
+// capture node's own address (see nodeAddrs) with the node's name, the
+// address going under it as under an alias. Only named nodes count, and
+// an address two nodes claim names neither.
+func nameNodeColumns(cols []Column, msgs []Message, group bool) {
+	byIP := map[netip.Addr]string{}
+	for id, ip := range nodeAddrs(msgs) {
+		name := ""
+		for _, m := range msgs {
+			if m.CaptureID == id {
+				name = m.NodeName
+				break
+			}
+		}
+		if prev, dup := byIP[ip]; dup && prev != name {
+			name = ""
+		}
+		byIP[ip] = name
+	}
+	for i := range cols {
+		c := &cols[i]
+		if c.Aliased {
+			continue
+		}
+		ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(c.Address, "["), "]"))
+		if err != nil && !group {
+			ap, perr := netip.ParseAddrPort(c.Address)
+			ip, err = ap.Addr(), perr
+		}
+		if err != nil {
+			continue
+		}
+		if name := byIP[ip.Unmap()]; name != "" {
+			c.Label, c.Aliased = clean(name, MaxLabel), true
+			c.Short = clean(c.Label, ShortColumn)
+		}
+	}
 }
 
 func legs(msgs []Message) []Leg {

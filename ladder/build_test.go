@@ -35,6 +35,14 @@ func msg(seq int, at time.Duration, src, dst, line string) Message {
 	return m
 }
 
+// unnamed removes the capture node's name from msgs, so that no column is
+// labelled with it.
+func unnamed(msgs []Message) {
+	for i := range msgs {
+		msgs[i].NodeName = ""
+	}
+}
+
 func labels(cols []Column) []string {
 	var out []string
 	for _, c := range cols {
@@ -50,6 +58,7 @@ func TestBuildColumns(t *testing.T) {
 		msg(3, 2*time.Millisecond, "[2001:db8::20]:5080", "10.0.0.1:5060", "180 Ringing"),
 		msg(4, 3*time.Millisecond, "[::ffff:10.0.0.10]:5060", "10.0.0.1:5060", "ACK"),
 	}
+	unnamed(msgs) // TestBuildDateAndNodeColumns covers named nodes
 	d := Build(msgs, nil, Options{})
 	want := []string{"10.0.0.10:5060", "10.0.0.1:5060", "[2001:db8::20]:5080"}
 	if got := labels(d.Columns); !slices.Equal(got, want) {
@@ -80,6 +89,7 @@ func TestBuildAliases(t *testing.T) {
 		msg(2, time.Millisecond, "10.0.0.1:5060", "10.0.0.1:5070", "INVITE"),
 		msg(3, 2*time.Millisecond, "10.0.0.1:5070", "[2001:db8::20]:5060", "INVITE"),
 	}
+	unnamed(msgs) // TestBuildDateAndNodeColumns covers named nodes
 	tests := []struct {
 		name    string
 		aliases map[string]string
@@ -329,7 +339,7 @@ func TestBuildLabelsAndClasses(t *testing.T) {
 			if closed != (tt.class == ClassRequest) {
 				t.Errorf("head %q: closed = %v", r.Head, closed)
 			}
-			if r.Anchor != "m1" || r.Time != "09:26:53.589793" || r.Delta != "" {
+			if r.Anchor != "m1" || r.Time != "09:26:53.589" || r.Delta != "" {
 				t.Errorf("anchor %q time %q delta %q", r.Anchor, r.Time, r.Delta)
 			}
 		})
@@ -395,11 +405,11 @@ func TestBuildPagination(t *testing.T) {
 		wantFirstDelta          string
 	}{
 		{"Default", 0, 0, 1, 3, 100, 1, 1, ""},
-		{"Second", 2, 0, 2, 3, 100, 101, 101, "+10.000 ms"},
-		{"LastShort", 3, 0, 3, 3, 50, 201, 201, "+10.000 ms"},
-		{"Clamped", 99, 0, 3, 3, 50, 201, 201, "+10.000 ms"},
+		{"Second", 2, 0, 2, 3, 100, 101, 101, "+10 ms"},
+		{"LastShort", 3, 0, 3, 3, 50, 201, 201, "+10 ms"},
+		{"Clamped", 99, 0, 3, 3, 50, 201, 201, "+10 ms"},
 		{"Negative", -4, 0, 1, 3, 100, 1, 1, ""},
-		{"Size25", 4, 25, 4, 10, 25, 76, 76, "+10.000 ms"},
+		{"Size25", 4, 25, 4, 10, 25, 76, 76, "+10 ms"},
 		{"SizeCapped", 1, 1 << 30, 1, 1, 250, 1, 1, ""},
 	}
 	for _, tt := range tests {
@@ -552,16 +562,64 @@ func TestDelta(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "+0.000 ms"},
-		{12345 * time.Microsecond, "+12.345 ms"},
-		{-time.Millisecond, "-1.000 ms"},
-		{9999999 * time.Microsecond, "+9999.999 ms"},
-		{32*time.Second + 5*time.Microsecond, "+32.000005 s"},
+		{0, "+0.0 ms"},
+		{300 * time.Microsecond, "+0.3 ms"},
+		{349 * time.Microsecond, "+0.3 ms"},
+		{-time.Millisecond, "-1.0 ms"},
+		{4750 * time.Microsecond, "+4.8 ms"},
+		{9949 * time.Microsecond, "+9.9 ms"},
+		{12345 * time.Microsecond, "+12 ms"},
+		{120 * time.Millisecond, "+120 ms"},
+		{999499 * time.Microsecond, "+999 ms"},
+		{time.Second, "+1.0 s"},
+		{2400 * time.Millisecond, "+2.4 s"},
+		{32*time.Second + 5*time.Microsecond, "+32.0 s"},
+		{-19444621 * time.Microsecond, "-19.4 s"},
+		{2 * time.Hour, "+7200.0 s"},
 	}
 	for _, tt := range tests {
 		if got := delta(tt.d); got != tt.want {
 			t.Errorf("delta(%v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// TestBuildDateAndNodeColumns: the day is the diagram's, once; a column
+// at a named capture node's own address reads the node's name with the
+// address under it, an alias still winning.
+func TestBuildDateAndNodeColumns(t *testing.T) {
+	const uac, proxy, uas = "10.0.0.10:5060", "10.0.0.1:5060", "10.0.0.20:5060"
+	on := func(m Message) Message { m.NodeName = "kamailio-edge"; return m }
+	msgs := []Message{
+		on(msg(1, 0, uac, proxy, "INVITE")),
+		on(msg(2, time.Millisecond, proxy, uac, "100 Trying")),
+		on(msg(3, 2*time.Millisecond, proxy, uas, "INVITE")),
+		on(msg(4, 3*time.Millisecond, uas, proxy, "486 Busy Here")),
+	}
+	d := Build(msgs, nil, Options{})
+	if d.Date != "Fri 14 Mar 2025" {
+		t.Errorf("date %q", d.Date)
+	}
+	if got := labels(d.Columns); !slices.Equal(got, []string{"10.0.0.10:5060", "kamailio-edge", "10.0.0.20:5060"}) {
+		t.Fatalf("columns %q", got)
+	}
+	if c := d.Columns[1]; !c.Aliased || c.Address != proxy {
+		t.Errorf("node column %+v: want its address under the name", c)
+	}
+	d = Build(msgs, nil, Options{GroupByIP: true, Aliases: map[string]string{"10.0.0.20": "PBX"}})
+	if got := labels(d.Columns); !slices.Equal(got, []string{"10.0.0.10", "kamailio-edge", "PBX"}) {
+		t.Errorf("columns by IP %q", got)
+	}
+	d = Build(msgs, nil, Options{Aliases: map[string]string{"10.0.0.1": "SBC"}})
+	if got := d.Columns[1].Label; got != "SBC" {
+		t.Errorf("aliased node column %q, want the alias", got)
+	}
+	// A node without a name leaves its address as the label.
+	for i := range msgs {
+		msgs[i].NodeName = ""
+	}
+	if got := Build(msgs, nil, Options{}).Columns[1].Label; got != proxy {
+		t.Errorf("unnamed node column %q", got)
 	}
 }
 
@@ -633,5 +691,28 @@ func TestBuildSenderFirst(t *testing.T) {
 	lone[0].Seq, lone[1].Seq = 1, 2
 	if d := Build(lone, nil, Options{}); d.Rows[0].Seq != 1 {
 		t.Errorf("with no node address known, rows reordered: first is seq %d", d.Rows[0].Seq)
+	}
+}
+
+// TestBuildCompact: compact rows are CompactRowHeight apart and carry no
+// lines under their arrows, so 20 messages stay under 600 units tall.
+func TestBuildCompact(t *testing.T) {
+	var msgs []Message
+	for i := range 20 {
+		m := msg(i+1, time.Duration(i)*time.Millisecond, "10.0.0.10:5060", "10.0.0.20:5060", "INVITE")
+		m.SDP = &SDPSummary{Media: []SDPMedia{{Type: "audio", Addr: "10.0.0.10", Port: 4000}}}
+		msgs = append(msgs, m)
+	}
+	d := Build(msgs, nil, Options{Compact: true})
+	if !d.Compact || d.Height > 600 {
+		t.Errorf("compact diagram of 20 messages is %d tall", d.Height)
+	}
+	for _, r := range d.Rows {
+		if r.Bottom-r.Top != CompactRowHeight || len(r.Sub) != 0 {
+			t.Fatalf("row %d: height %d, sub %q", r.Seq, r.Bottom-r.Top, r.Sub)
+		}
+	}
+	if full := Build(msgs, nil, Options{}); len(full.Rows[0].Sub) != 1 {
+		t.Errorf("full diagram lost the SDP line")
 	}
 }

@@ -63,6 +63,9 @@ type Diagram struct {
 	First, Last           int // 1-based positions of this page's first and last message; 0 when empty
 
 	Zone string // the time zone of Row.Time and Note.Time: "UTC" unless Options.Location says otherwise
+	Date string // the day of the first message in Zone, "Tue 2 Dec 2026"; "" for an empty call
+
+	Compact bool // laid out with Options.Compact
 }
 
 // Column is one endpoint.
@@ -70,10 +73,10 @@ type Column struct {
 	Index   int
 	Key     string // "10.0.0.1:5060", or "10.0.0.1" when grouped by IP
 	Address string // the address as shown; IPv6 in brackets
-	Label   string // the alias if any, else Address; cleaned, not escaped
+	Label   string // the alias, else the name of the capture node at Address, else Address; cleaned, not escaped
 	Short   string // Label shortened to fit above the column
-	Aliased bool
-	X       int // centre of the lifeline
+	Aliased bool   // Label is a name (alias or node), and Address is shown under it
+	X       int    // centre of the lifeline
 }
 
 // Row is one message drawn as an arrow.
@@ -89,8 +92,8 @@ type Row struct {
 	Label string // "INVITE", "180 Ringing"; cleaned, at most MaxLabel runes
 	Short string // Label shortened to fit on an arrow
 
-	Time  string // clock time with µs: "15:04:05.000123"
-	Delta string // from the previous message: "+12.345 ms"; "" for the first
+	Time  string // clock time to the ms: "15:04:05.123"; the day is Diagram.Date
+	Delta string // from the previous message, rounded to what matters: "+2.4 s", "+120 ms", "+0.3 ms"; "" for the first
 
 	Retransmission bool   // same src, dst and bytes as an earlier message
 	Hop            bool   // the same bytes seen earlier by another capture node
@@ -171,18 +174,20 @@ func (d Diagram) MultiLeg() bool { return len(d.Legs) > 1 }
 
 // Layout constants, in SVG user units.
 const (
-	Gutter        = 118 // left margin for times and deltas
-	ColumnWidth   = 200
-	RightMargin   = 24
-	HeaderHeight  = 58
-	RowHeight     = 42
-	SubLineHeight = 14
-	NoteHeight    = 30
-	BottomMargin  = 16
-	LoopWidth     = 36 // a self-message's loop
-	LoopHeight    = 14
-	HeadLength    = 9
-	HeadHalf      = 5
+	Gutter       = 118 // left margin for times and deltas
+	ColumnWidth  = 200
+	RightMargin  = 24
+	HeaderHeight = 58
+	RowHeight    = 42
+	// CompactRowHeight is a row of a compact diagram (Options.Compact).
+	CompactRowHeight = 24
+	SubLineHeight    = 14
+	NoteHeight       = 30
+	BottomMargin     = 16
+	LoopWidth        = 36 // a self-message's loop
+	LoopHeight       = 14
+	HeadLength       = 9
+	HeadHalf         = 5
 
 	MaxLabel    = 200 // runes kept of a label
 	ShortLabel  = 34  // runes of a label drawn on an arrow
@@ -203,5 +208,8 @@ const (
 	// connection set up between the two captures (a TLS handshake on a
 	// loaded box can take longer than hopWindow) and bound the search.
 	reliableHopWindow = 5 * time.Second
-	clockLayout       = "15:04:05.000000"
+	// clockLayout is a time on the ladder: to the millisecond, the date
+	// (dateLayout) shown once for the diagram.
+	clockLayout = "15:04:05.000"
+	dateLayout  = "Mon 2 Jan 2006"
 )

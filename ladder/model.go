@@ -103,6 +103,11 @@ type Options struct {
 	PageSize int
 	// Location for the clock times shown; nil means UTC.
 	Location *time.Location
+	// Compact lays rows out CompactRowHeight apart with one line in the
+	// gutter (the delta, the time on the first row) and no lines under
+	// the arrows, so a 20-message call fits a small iframe; the message's
+	// detail says the rest.
+	Compact bool
 }
 
 // DefaultPageSize is the page size when Options.PageSize is zero.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/callscope/callscope"
+	"github.com/callscope/callscope/callrec"
 	"github.com/callscope/callscope/query/queryapi"
 )
 
@@ -47,7 +48,10 @@ func (s *Store) Call(ctx context.Context, tenantID int64, callID string, from, t
 // "X-CID: <another call's Call-ID>", a Call-ID "<another>_b2b-1" or a
 // shared P-Charging-Vector icid does not open other calls to its token
 // holder — unless the tenant set FollowHeaderCorrelation, saying its own
-// equipment writes those headers. Errors as Call.
+// equipment writes those headers. Internal events (queryapi.Event.Internal)
+// are left out unless the tenant set ShowInternalEvents. Errors as Call.
+//
+// Both reads return the call's record when one overlaps [from, to].
 func (s *Store) CallOf(ctx context.Context, t queryapi.TenantInfo, callID string, from, to time.Time) (*queryapi.Call, error) {
 	return s.readCall(ctx, t, true, t.FollowHeaderCorrelation, callID, from, to)
 }
@@ -78,8 +82,14 @@ func (s *Store) readCall(ctx context.Context, t queryapi.TenantInfo, haveTenant,
 		if err != nil {
 			return err
 		}
+		if c.Record, err = s.readRecord(br, callID); err != nil {
+			return err
+		}
+		if haveTenant && !t.ShowInternalEvents {
+			c.Events = slices.DeleteFunc(c.Events, queryapi.Event.Internal)
+		}
 		c.Tenant, call = t, c
-		c.Tenant.FollowHeaderCorrelation = false
+		c.Tenant.FollowHeaderCorrelation, c.Tenant.ShowInternalEvents = false, false
 		return nil
 	})
 	if err != nil {
@@ -210,7 +220,33 @@ func callBatch(tenantID int64, haveTenant, followHeaders bool, callID string, fr
 		batch.Queue(`/* Store.Call */ SELECT id, slug, aliases, embed_origins FROM tenants WHERE id = $1`, tenantID)
 	}
 	batch.Queue(callSQL, tenantID, callID, from, to, LegWindow, related, followHeaders)
+	batch.Queue(recordSQL, tenantID, callID, from, to)
 	return batch
+}
+
+// recordSQL reads the call's record if it overlaps the window (as
+// calls.Store.Get does), in the same round trip as the messages.
+const recordSQL = `/* Store.Call */ SELECT state FROM call_records
+	WHERE tenant_id = $1 AND call_id = $2 AND messages > 0 AND started_at <= $4 AND ended_at >= $3`
+
+// readRecord reads recordSQL's answer: nil when the call has no record
+// (ingest writes it with the messages, so only calls stored before
+// records existed lack one).
+func (s *Store) readRecord(br pgx.BatchResults, callID string) (*callrec.Record, error) {
+	var state []byte
+	err := br.QueryRow().Scan(&state)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := callrec.UnmarshalState(state)
+	if err != nil {
+		return nil, fmt.Errorf("record of %q: %w", callID, err)
+	}
+	r := st.Record(callID, s.now())
+	return &r, nil
 }
 
 // readTenantInfo reads the tenant row callBatch asked for. A tenant that

@@ -177,7 +177,7 @@ func (s *Server) viewCallOf(c echo.Context) (*queryapi.Call, error) {
 		return nil, err
 	}
 	ti := queryapi.TenantInfo{ID: t.ID, Slug: t.Slug, Aliases: t.Aliases, EmbedOrigins: t.EmbedOrigins,
-		FollowHeaderCorrelation: t.FollowHeaderCorrelation}
+		FollowHeaderCorrelation: t.FollowHeaderCorrelation, ShowInternalEvents: t.ShowInternalEvents}
 	return s.store.CallOf(ctx, ti, claims.CallID, claims.WindowStart, claims.WindowEnd)
 }
 

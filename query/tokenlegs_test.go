@@ -37,7 +37,9 @@ func TestTokenLegs(t *testing.T) {
 	querytest.MustInsertEvents(t, b.db.Owner(), querytest.Event{TenantID: b.acme.ID, CapturedAt: t0.Add(time.Second),
 		PayloadType: 100, CorrelationID: "victim@v", Src: ap("10.0.0.2:5060"), Dst: ap("10.0.0.9:9060"), Payload: []byte("victim's log")})
 	from, to := t0.Add(-time.Hour), t0.Add(time.Hour)
-	acme := queryapi.TenantInfo{ID: b.acme.ID, Slug: "acme"}
+	// The event is a LOG line: internal, shown to tokens of a tenant that
+	// turned internal events on (TestInternalEvents covers the setting).
+	acme := queryapi.TenantInfo{ID: b.acme.ID, Slug: "acme", ShowInternalEvents: true}
 
 	legs := func(c *queryapi.Call) []string { return c.Legs[1:] }
 	for _, tc := range []struct {

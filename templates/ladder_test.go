@@ -131,10 +131,10 @@ func TestMessageTableAndRaw(t *testing.T) {
 		t.Errorf("headers %q", heads)
 	}
 	first := rows.Eq(0).Find("td")
-	if got := first.Eq(1).Text(); got != "09:26:53.100000" {
+	if got := first.Eq(1).Text(); got != "09:26:53.100" {
 		t.Errorf("time %q", got)
 	}
-	if got := rows.Eq(1).Find("td").Eq(2).Text(); got != "+1.250 ms" {
+	if got := rows.Eq(1).Find("td").Eq(2).Text(); got != "+1.3 ms" {
 		t.Errorf("delta %q", got)
 	}
 	if got := first.Eq(3).Text(); got != "Alice 192.0.2.10:5060" {

@@ -105,7 +105,7 @@ func zoneLocation(zone string) *time.Location {
 	return loc
 }
 
-func clock(t time.Time, loc *time.Location) string { return t.In(loc).Format("15:04:05.000000") }
+func clock(t time.Time, loc *time.Location) string { return t.In(loc).Format("15:04:05.000") }
 
 // kindTag is the class of a table row in words, so the table reads without
 // colour too.

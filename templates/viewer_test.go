@@ -15,6 +15,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/callscope/callscope/ladder"
+	"github.com/callscope/callscope/qos"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -101,10 +102,20 @@ func TestViewerPageGoldenEveryBranch(t *testing.T) {
 		name string
 		opt  ladder.Options
 	}{{"viewer_every_branch.golden.html", ladder.Options{}}, {"viewer_every_branch_by_ip.golden.html", ladder.Options{GroupByIP: true}}} {
-		got := MustRender(t, ViewerPage(viewerProps(f, tc.opt)))
+		p := viewerProps(f, tc.opt)
+		s, _ := NewSummary(busyRecord(), 14, nil)
+		s.Callee.Name = `Bob</h1><script>alert(1)</script>`
+		p.Summary = &s
+		reports, err := qos.Parse(qos.PayloadRTCP, []byte(`{"type":201,"ssrc":1,"report_blocks":[{"source_ssrc":2,"fraction_lost":5,"packets_lost":3,"ia_jitter":40}]}`),
+			f.Messages[0].Time.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.QoS = NewQoS(reports, f.Messages[0].Time, f.Messages[len(f.Messages)-1].Time)
+		got := MustRender(t, ViewerPage(p))
 		checkGolden(t, tc.name, got)
 		for _, marker := range []string{`class="arrow arrow-request retransmission"`, ` hop"`, "leg-marker", `class="note note-log"`,
-			` V `, "&lt;script&gt;", "&#34;&gt;&lt;svg"} {
+			` V `, "&lt;script&gt;", "&#34;&gt;&lt;svg", `data-testid="call-summary"`, `id="qos-jitter"`, "Bob&lt;/h1&gt;&lt;script&gt;"} {
 			if !bytes.Contains(got, []byte(marker)) {
 				t.Errorf("%s lacks %q: the fixture no longer covers that branch", tc.name, marker)
 			}

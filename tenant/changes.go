@@ -25,6 +25,8 @@ type Update struct {
 	Aliases       map[string]string
 	// FollowHeaderCorrelation: see Tenant.
 	FollowHeaderCorrelation *bool
+	// ShowInternalEvents: see Tenant.
+	ShowInternalEvents *bool
 }
 
 // NewNode describes a capture node to register.

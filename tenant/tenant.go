@@ -47,6 +47,11 @@ type Tenant struct {
 	// that a capture node joined to it. For tenants whose own B2BUA writes
 	// those headers.
 	FollowHeaderCorrelation bool `db:"follow_header_correlation"`
+	// ShowInternalEvents lets the tenant's view links show the internal
+	// events of a call: the proxy's LOG lines and any HEP payload that is
+	// neither SIP nor a media report. Off, a customer sees SIP and media
+	// quality only. The console always shows everything.
+	ShowInternalEvents bool `db:"show_internal_events"`
 }
 
 // Active reports whether the tenant may ingest and be viewed.

@@ -66,7 +66,7 @@ func newRenderCache(ttl time.Duration, maxBytes int64) *renderCache {
 }
 
 // renderKey names one rendering of one token's page.
-func renderKey(token string, page int, theme string, groupByIP bool) [32]byte {
+func renderKey(token string, page int, theme string, groupByIP, compact bool) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(token))
 	h.Write([]byte{0})
@@ -75,6 +75,9 @@ func renderKey(token string, page int, theme string, groupByIP bool) [32]byte {
 	h.Write([]byte(theme))
 	if groupByIP {
 		h.Write([]byte{0, 'g'})
+	}
+	if compact {
+		h.Write([]byte{0, 'c'})
 	}
 	var k [32]byte
 	h.Sum(k[:0])

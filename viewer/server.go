@@ -252,6 +252,17 @@ type refusal struct {
 	status     int
 	origins    []string
 	retryAfter time.Duration
+	window     string // the token's window, for "empty_window"
+}
+
+// windowText is a token's window as the empty-window page shows it.
+func windowText(from, to time.Time) string {
+	from, to = from.UTC(), to.UTC()
+	const day, clock = "Mon 2 Jan 2006 15:04", "15:04"
+	if from.YearDay() == to.YearDay() && from.Year() == to.Year() {
+		return from.Format(day) + "–" + to.Format(clock) + " UTC"
+	}
+	return from.Format(day) + " – " + to.Format(day) + " UTC"
 }
 
 // refused is the page of a refused token: its refusal, and the embed
@@ -302,7 +313,10 @@ func (s *Server) fromQuery(c echo.Context, tok string, claims *auth.Claims, err 
 	ctx := c.Request().Context()
 	switch r, _ := auth.RefusalOf(err); {
 	case callscope.Is(err, callscope.NotFound):
-		return &refusal{kind: "not_found", status: http.StatusNotFound, origins: s.origins(ctx, claims)}
+		// The token is good and names this call: what it lacks is
+		// messages inside its window (however old the window is).
+		return &refusal{kind: "empty_window", status: http.StatusNotFound, origins: s.origins(ctx, claims),
+			window: windowText(claims.WindowStart, claims.WindowEnd)}
 	case r != "" && r != auth.ErrUnavailable:
 		// Revoked between our check and query's, for instance.
 		return s.refused(c, tok, err)
@@ -320,7 +334,7 @@ func (s *Server) refuse(c echo.Context, r *refusal) error {
 		h.Set("Retry-After", strconv.Itoa(int((r.retryAfter+time.Second-1)/time.Second)))
 	}
 	body, err := templates.Render(c.Request().Context(), templates.ErrorPage(templates.ErrorProps{
-		Kind: r.kind, RequestID: web.RequestID(c), StyleURL: static.URL("app.css"), Theme: theme(c)}))
+		Kind: r.kind, RequestID: web.RequestID(c), StyleURL: static.URL("app.css"), Theme: theme(c), Window: r.window}))
 	if err != nil {
 		return err
 	}
@@ -361,10 +375,11 @@ func (s *Server) page(c echo.Context) error {
 	pageNo, _ := strconv.Atoi(c.QueryParam("page"))
 	pageNo = max(pageNo, 1)
 	group := c.QueryParam("group") == "ip"
+	compact := c.QueryParam("compact") == "1"
 	th := theme(c)
 	// Only now, with the token verified and not revoked in this very
 	// request, may a page rendered for it a moment ago be served.
-	key := renderKey(tok, pageNo, th, group)
+	key := renderKey(tok, pageNo, th, group, compact)
 	if e, ok := s.renders.get(key); ok {
 		c.Response().Header().Set("Content-Security-Policy", csp(e.origins))
 		s.record(c, claims, "page")
@@ -376,10 +391,14 @@ func (s *Server) page(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Security-Policy", csp(call.Tenant.EmbedOrigins))
 	msgs, events := call.Ladder()
-	d := ladder.Build(msgs, events, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo})
+	notes := events
+	if compact {
+		notes = nil // the compact ladder is the messages; the summary has the worst quality
+	}
+	d := ladder.Build(msgs, notes, ladder.Options{GroupByIP: group, Aliases: call.Tenant.Aliases, Page: pageNo, Compact: compact})
 
 	base := s.viewBase(tok)
-	link := func(page int, group bool) string {
+	link := func(page int, group, compact bool) string {
 		q := url.Values{}
 		if th != "" {
 			q.Set("theme", th)
@@ -390,24 +409,35 @@ func (s *Server) page(c echo.Context) error {
 		if page > 1 {
 			q.Set("page", strconv.Itoa(page))
 		}
+		if compact {
+			q.Set("compact", "1")
+		}
 		if len(q) == 0 {
 			return base
 		}
 		return base + "?" + q.Encode()
 	}
 	props := templates.ViewerProps{
-		Title: "SIP call", CallID: call.CallID, Theme: th, Diagram: d, Events: events,
-		TextURL:   base + "/text",
-		PageURL:   func(p int) string { return link(p, group) },
-		StyleURL:  static.URL("app.css"),
-		GroupByIP: group,
-		GroupURL:  link(1, !group),
+		CallID: call.CallID, Theme: th, Diagram: d, Events: events,
+		QoS:          qosOf(call),
+		Compact:      compact,
+		OtherViewURL: link(pageNo, group, !compact),
+		PageURL:      func(p int) string { return link(p, group, compact) },
+		StyleURL:     static.URL("app.css"),
+		GroupByIP:    group,
 	}
-	if claims.HasScope(auth.ScopePCAP) {
-		props.PCAPURL = base + "/pcap"
+	if sum, ok := templates.NewSummary(call.Record, call.OwnMessages(), nil); ok {
+		props.Summary = &sum
 	}
-	if claims.HasScope(auth.ScopeScenario) {
-		props.ScenarioURL = base + "/scenario.zip"
+	if !compact {
+		props.TextURL = base + "/text"
+		props.GroupURL = link(1, !group, false)
+		if claims.HasScope(auth.ScopePCAP) {
+			props.PCAPURL = base + "/pcap"
+		}
+		if claims.HasScope(auth.ScopeScenario) {
+			props.ScenarioURL = base + "/scenario.zip"
+		}
 	}
 	body, err := s.renderPage(ctx, templates.ViewerPage(props))
 	if err != nil {
@@ -422,6 +452,37 @@ func (s *Server) page(c echo.Context) error {
 // renderPage renders a viewer page into a buffer sized like the last one:
 // grown from empty, a 40 KB page cost ten reallocations and copies, and
 // more garbage than the page itself.
+// qosOf charts the call's media reports over the call's own time, not the
+// link's window: from its first message or report to its last.
+func qosOf(call *queryapi.Call) templates.QoS {
+	reports := call.MediaReports()
+	if len(reports) == 0 {
+		return templates.QoS{}
+	}
+	from, to := reports[0].At, reports[0].At
+	for _, r := range reports {
+		from, to = minTime(from, r.At), maxTime(to, r.At)
+	}
+	if n := len(call.Messages); n > 0 {
+		from, to = minTime(from, call.Messages[0].CapturedAt), maxTime(to, call.Messages[n-1].CapturedAt)
+	}
+	return templates.NewQoS(reports, from, to)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 func (s *Server) renderPage(ctx context.Context, page templ.Component) ([]byte, error) {
 	buf := bytes.NewBuffer(make([]byte, 0, min(s.pageSize.Load(), maxPageHint)+4096))
 	if err := page.Render(ctx, buf); err != nil {

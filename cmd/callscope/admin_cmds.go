@@ -58,6 +58,7 @@ func tenantCommands() []command {
 		{name: "unalias", args: "SLUG IP[:PORT]", summary: "remove the name of an endpoint (as set by tenant alias or the console)", run: tenantUnalias},
 		{name: "aliases", args: "SLUG", summary: "list the tenant's endpoint names", run: tenantAliases},
 		{name: "follow-headers", args: "SLUG on|off", summary: "whether the tenant's view links follow the correlation headers its calls carry (X-CID, P-Charging-Vector...) to other calls; off by default", run: tenantFollowHeaders},
+		{name: "internal-events", args: "SLUG on|off", summary: "whether the tenant's view links show its calls' internal events (the proxies' LOG lines and other non-SIP, non-media payloads); off by default, the console always shows them", run: tenantInternalEvents},
 	}
 }
 
@@ -166,6 +167,35 @@ func tenantFollowHeaders(ctx context.Context, c *cmdline) error {
 			fmt.Fprintf(c.stdout, "tenant %s: view links follow correlation headers to other calls\n", t.Slug)
 		} else {
 			fmt.Fprintf(c.stdout, "tenant %s: view links reach their call, the legs that point at it and the legs capture nodes joined\n", t.Slug)
+		}
+		return nil
+	})
+}
+
+// tenantInternalEvents sets whether the tenant's view links show the
+// internal events of its calls (LOG lines and the like). Off, a customer
+// sees the SIP messages and the media reports only.
+func tenantInternalEvents(ctx context.Context, c *cmdline) error {
+	open := dbFlag(c.fs, c.env)
+	pos, err := c.parse()
+	if err != nil {
+		return err
+	}
+	on := pos[1] == "on"
+	if !on && pos[1] != "off" {
+		return usagef("%q: want on or off", pos[1])
+	}
+	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
+		if _, err := ts.Update(ctx, t.ID, tenant.Update{ShowInternalEvents: &on}); err != nil {
+			return err
+		}
+		if err := audited(ctx, d, adminaudit.TenantSettings, t.ID, t.Slug, "internal-events "+pos[1]); err != nil {
+			return err
+		}
+		if on {
+			fmt.Fprintf(c.stdout, "tenant %s: view links show internal events (LOG lines)\n", t.Slug)
+		} else {
+			fmt.Fprintf(c.stdout, "tenant %s: view links show SIP and media reports only, no internal events\n", t.Slug)
 		}
 		return nil
 	})

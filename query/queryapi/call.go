@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/callscope/callscope/callrec"
 )
 
 // TenantInfo is the part of a tenant a call's reader needs.
@@ -16,6 +18,9 @@ type TenantInfo struct {
 	// headers the call's own messages carry (see query.Store.CallOf).
 	// Never sent out.
 	FollowHeaderCorrelation bool `json:"-"`
+	// ShowInternalEvents lets a view token read the call's internal
+	// events (see Event.Internal). Never sent out.
+	ShowInternalEvents bool `json:"-"`
 }
 
 // Message is one stored SIP message.
@@ -66,6 +71,18 @@ func (e Event) Kind() string {
 	return fmt.Sprintf("hep-%d", e.PayloadType)
 }
 
+// Internal reports whether the event speaks of the operator's equipment
+// rather than of the call as its parties know it: a LOG line, or any
+// payload that is not a media report. A view link shows them only when
+// the tenant turned them on.
+func (e Event) Internal() bool {
+	switch e.PayloadType {
+	case 5, 34, 35:
+		return false
+	}
+	return true
+}
+
 // Call is one call with its correlated legs and events, in capture order.
 type Call struct {
 	Tenant   TenantInfo   `json:"tenant"`
@@ -74,4 +91,21 @@ type Call struct {
 	Messages []Message    `json:"messages"`
 	Events   []Event      `json:"events"`
 	Window   [2]time.Time `json:"window"` // the [from, to] that was read
+	// Record is the call's record (its parties, outcome, timings, QoS
+	// summary) when it has one overlapping the window. It describes the
+	// whole call, also what lies outside the window: Record.Messages
+	// against the messages read tells whether the window cut the call.
+	Record *callrec.Record `json:"record,omitempty"`
+}
+
+// OwnMessages is the number of messages of the call itself (not of its
+// legs) that were read.
+func (c *Call) OwnMessages() int {
+	n := 0
+	for _, m := range c.Messages {
+		if m.Leg == 0 {
+			n++
+		}
+	}
+	return n
 }

@@ -23,7 +23,7 @@ type Store struct {
 func NewStore(d *db.DB) *Store { return &Store{db: d} }
 
 const tenantColumns = `id, slug, name, status, retention_days, embed_origins, aliases, tokens_valid_after, created_at,
-	follow_header_correlation`
+	follow_header_correlation, show_internal_events`
 
 // Create adds a tenant. Returns Invalid for a bad slug or origin and
 // Conflict when the slug is taken.
@@ -148,10 +148,11 @@ func (s *Store) Update(ctx context.Context, id int64, u tenant.Update) (tenant.T
 				retention_days = coalesce($4, retention_days),
 				embed_origins = coalesce($5, embed_origins),
 				aliases = coalesce($6, aliases),
-				follow_header_correlation = coalesce($7, follow_header_correlation)
+				follow_header_correlation = coalesce($7, follow_header_correlation),
+				show_internal_events = coalesce($8, show_internal_events)
 			WHERE id = $1
 			RETURNING `+tenantColumns, id, u.Name, u.Status, u.RetentionDays, origins, aliasesArg(u.Aliases),
-			u.FollowHeaderCorrelation)
+			u.FollowHeaderCorrelation, u.ShowInternalEvents)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
