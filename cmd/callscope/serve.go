@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/callscope/callscope/adminaudit"
 	"github.com/callscope/callscope/auth"
@@ -64,6 +63,21 @@ type service interface {
 	Run(ctx context.Context) error
 }
 
+// A stage is when a service stops: each stage starts draining only once
+// every service of the stage before it has returned, so in one process
+// the viewer's audit queue can still reach query, and query can still
+// hand its audit entries to the writer, while they drain.
+type stage int
+
+const (
+	stageEdge  stage = iota // listeners, ingest, the viewer's audit queue, loops
+	stageQuery              // query's HTTP API: what the edge calls
+	stageStore              // writers query feeds
+	stages
+)
+
+func (a *app) add(st stage, s service) { a.services[st] = append(a.services[st], s) }
+
 // app is a running set of roles with everything they share.
 type app struct {
 	cfg      Config
@@ -72,7 +86,7 @@ type app struct {
 	db       *db.DB
 	redis    redis.UniversalClient
 	registry *prometheus.Registry
-	services []service
+	services [stages][]service
 	closers  []func()
 	auth     *authStores // built by the first role that needs them
 }
@@ -101,7 +115,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer)
 		if err != nil {
 			return nil, err
 		}
-		a.services = append(a.services, runFunc(func(ctx context.Context) error { return enf.Loop(ctx, time.Hour) }))
+		a.add(stageEdge, runFunc(func(ctx context.Context) error { return enf.Loop(ctx, time.Hour) }))
 	}
 	if cfg.HasRole("query") || cfg.HasRole("viewer") || cfg.HasRole("console") {
 		a.redis, err = redisdb.Open(ctx, cfg.RedisURL)
@@ -252,7 +266,7 @@ func (a *app) authStores(ctx context.Context) (*authStores, error) {
 		return nil, err
 	}
 	st.minter = auth.NewMinter(st.keys, st.tokens, a.limits(), a.cfg.PublicURL)
-	a.services = append(a.services, runFunc(st.audit.Run))
+	a.add(stageStore, runFunc(st.audit.Run))
 	a.auth = st
 	return st, nil
 }
@@ -352,7 +366,7 @@ func (a *app) startViewer() error {
 	audit := viewer.NewAuditQueue(qc, 10000, time.Second)
 	audit.OnDrop = a.auditDrops("viewer")
 	v.SetAuditor(audit)
-	a.services = append(a.services, audit)
+	a.add(stageEdge, audit)
 	e := web.New(a.log, "viewer")
 	e.Use(web.Metrics(a.registry, "viewer"))
 	v.Routes(e)
@@ -404,7 +418,7 @@ func (a *app) startIngest(ctx context.Context) error {
 	if tls != nil {
 		fmt.Fprintf(a.stdout, "ingest listening on tls://%s\n", tls)
 	}
-	a.services = append(a.services, srv)
+	a.add(stageEdge, srv)
 	return nil
 }
 
@@ -420,7 +434,11 @@ func (a *app) serveHTTP(name, addr string, h http.Handler) (net.Addr, error) {
 		e.Listener = ln
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	a.services = append(a.services, httpService{name: name, srv: srv, ln: ln})
+	st := stageEdge
+	if name == "query" {
+		st = stageQuery
+	}
+	a.add(st, httpService{name: name, srv: srv, ln: ln})
 	return ln.Addr(), nil
 }
 
@@ -449,14 +467,10 @@ func (s httpService) Run(ctx context.Context) error {
 	return nil
 }
 
-// Run runs every service until ctx ends or one fails, then drains them all.
+// Run runs every service until ctx ends or one fails, then drains them
+// stage by stage.
 func (a *app) Run(ctx context.Context) error {
-	g, ctx := errgroup.WithContext(ctx)
-	for _, s := range a.services {
-		g.Go(func() error { return s.Run(ctx) })
-	}
-	fmt.Fprintln(a.stdout, "callscope ready; roles:", a.cfg.Roles)
-	err := g.Wait()
+	err := runStages(ctx, a.services[:], func() { fmt.Fprintln(a.stdout, "callscope ready; roles:", a.cfg.Roles) })
 	a.log.Info("stopped", "err", err)
 	return err
 }
