@@ -147,28 +147,11 @@ func tenantStatus(ctx context.Context, c *cmdline) error {
 // correlation headers its calls carry to other calls. Off, a link reaches
 // its call, the legs that point at it and the legs capture nodes joined.
 func tenantFollowHeaders(ctx context.Context, c *cmdline) error {
-	open := dbFlag(c.fs, c.env)
-	pos, err := c.parse()
-	if err != nil {
-		return err
-	}
-	on := pos[1] == "on"
-	if !on && pos[1] != "off" {
-		return usagef("%q: want on or off", pos[1])
-	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-		if _, err := ts.Update(ctx, t.ID, tenant.Update{FollowHeaderCorrelation: &on}); err != nil {
-			return err
-		}
-		if err := audited(ctx, d, adminaudit.TenantSettings, t.ID, t.Slug, "follow-headers "+pos[1]); err != nil {
-			return err
-		}
-		if on {
-			fmt.Fprintf(c.stdout, "tenant %s: view links follow correlation headers to other calls\n", t.Slug)
-		} else {
-			fmt.Fprintf(c.stdout, "tenant %s: view links reach their call, the legs that point at it and the legs capture nodes joined\n", t.Slug)
-		}
-		return nil
+	return tenantSwitch(ctx, c, tenantSetting{
+		name: "follow-headers",
+		set:  func(on bool) tenant.Update { return tenant.Update{FollowHeaderCorrelation: &on} },
+		on:   "view links follow correlation headers to other calls",
+		off:  "view links reach their call, the legs that point at it and the legs capture nodes joined",
 	})
 }
 
@@ -176,6 +159,25 @@ func tenantFollowHeaders(ctx context.Context, c *cmdline) error {
 // internal events of its calls (LOG lines and the like). Off, a customer
 // sees the SIP messages and the media reports only.
 func tenantInternalEvents(ctx context.Context, c *cmdline) error {
+	return tenantSwitch(ctx, c, tenantSetting{
+		name: "internal-events",
+		set:  func(on bool) tenant.Update { return tenant.Update{ShowInternalEvents: &on} },
+		on:   "view links show internal events (LOG lines)",
+		off:  "view links show SIP and media reports only, no internal events",
+	})
+}
+
+// tenantSetting is an on/off tenant setting of the CLI: its subcommand,
+// the update it makes and what each state means, as printed.
+type tenantSetting struct {
+	name    string
+	set     func(on bool) tenant.Update
+	on, off string
+}
+
+// tenantSwitch runs `tenant NAME SLUG on|off`: it updates the setting,
+// records it in the admin audit log and says what the tenant's links now do.
+func tenantSwitch(ctx context.Context, c *cmdline, ts tenantSetting) error {
 	open := dbFlag(c.fs, c.env)
 	pos, err := c.parse()
 	if err != nil {
@@ -185,18 +187,18 @@ func tenantInternalEvents(ctx context.Context, c *cmdline) error {
 	if !on && pos[1] != "off" {
 		return usagef("%q: want on or off", pos[1])
 	}
-	return withTenant(ctx, open, pos[0], func(d *db.DB, ts *tenantdb.Store, t tenant.Tenant) error {
-		if _, err := ts.Update(ctx, t.ID, tenant.Update{ShowInternalEvents: &on}); err != nil {
+	return withTenant(ctx, open, pos[0], func(d *db.DB, store *tenantdb.Store, t tenant.Tenant) error {
+		if _, err := store.Update(ctx, t.ID, ts.set(on)); err != nil {
 			return err
 		}
-		if err := audited(ctx, d, adminaudit.TenantSettings, t.ID, t.Slug, "internal-events "+pos[1]); err != nil {
+		if err := audited(ctx, d, adminaudit.TenantSettings, t.ID, t.Slug, ts.name+" "+pos[1]); err != nil {
 			return err
 		}
+		means := ts.off
 		if on {
-			fmt.Fprintf(c.stdout, "tenant %s: view links show internal events (LOG lines)\n", t.Slug)
-		} else {
-			fmt.Fprintf(c.stdout, "tenant %s: view links show SIP and media reports only, no internal events\n", t.Slug)
+			means = ts.on
 		}
+		fmt.Fprintf(c.stdout, "tenant %s: %s\n", t.Slug, means)
 		return nil
 	})
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/callscope/callscope/auth"
 	"github.com/callscope/callscope/auth/authdb"
 	"github.com/callscope/callscope/db/dbtest"
+	"github.com/callscope/callscope/tenant"
+	"github.com/callscope/callscope/tenant/tenantdb"
 )
 
 func TestAdminCommands(t *testing.T) {
@@ -147,4 +149,48 @@ func TestCLIActionsAreAudited(t *testing.T) {
 	c.run("", "node", "remove", slug, "6001")
 	c.run("", "tenant", "create", "Bad Slug")
 	log.None(t)
+}
+
+// The on/off tenant settings store what was asked, say what it means, and
+// refuse anything but on or off without changing the tenant.
+func TestTenantSwitches(t *testing.T) {
+	c := newCLI(t)
+	store := tenantdb.NewStore(dbtest.Open(t, c.env["CALLSCOPE_DATABASE_URL"]))
+	c.mustRun("tenant", "create", "acme")
+	c.mustRun("tenant", "create", "globex")
+	get := func(slug string) tenant.Tenant {
+		t.Helper()
+		tn, err := store.BySlug(context.Background(), slug)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tn
+	}
+	for _, tc := range []struct {
+		cmd   string
+		field func(tenant.Tenant) bool
+		says  string
+	}{
+		{"follow-headers", func(tn tenant.Tenant) bool { return tn.FollowHeaderCorrelation }, "follow correlation headers"},
+		{"internal-events", func(tn tenant.Tenant) bool { return tn.ShowInternalEvents }, "show internal events"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			if out := c.mustRun("tenant", tc.cmd, "acme", "on"); !strings.Contains(out, "tenant acme: view links "+tc.says) {
+				t.Errorf("on: %s", out)
+			}
+			if !tc.field(get("acme")) || tc.field(get("globex")) {
+				t.Error("on: want acme's setting on and globex's untouched")
+			}
+			if out, err := c.run("", "tenant", tc.cmd, "acme", "yes"); err == nil || !strings.Contains(err.Error(), `"yes": want on or off`) {
+				t.Errorf("yes: %v %s", err, out)
+			}
+			if !tc.field(get("acme")) {
+				t.Error("a refused value changed the setting")
+			}
+			c.mustRun("tenant", tc.cmd, "acme", "off")
+			if tc.field(get("acme")) {
+				t.Error("off: still on")
+			}
+		})
+	}
 }
