@@ -12,7 +12,7 @@ import (
 
 // TestSearchStatusIsTheFinalOne: a REGISTER challenged with 401 and then
 // accepted with 200 is a 200 in search, found by status=200 and not by
-// status=401 (it used to be listed as a red 401).
+// status=401.
 func TestSearchStatusIsTheFinalOne(t *testing.T) {
 	b := setup(t)
 	var rows []querytest.Row
